@@ -1,0 +1,149 @@
+"""Low-level StyleGAN2 operations in plain PyTorch (no custom CUDA kernels).
+
+The semantics follow NVIDIA's reference ("ref") code paths so that weights from their network pickles
+produce the same numbers; the implementations are ours and run on CPU, CUDA and MPS alike.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LRELU_ALPHA = 0.2
+LRELU_GAIN = math.sqrt(2.0)
+
+
+def make_resample_filter(taps: tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
+    """2-D FIR filter as NVIDIA stores it in `resample_filter` buffers: outer product, sum 1."""
+    f = torch.as_tensor(taps, dtype=torch.float32)
+    f = torch.outer(f, f)
+    return f / f.sum()
+
+
+def bias_act(x: torch.Tensor, bias: torch.Tensor | None, act: str = "linear", gain: float = 1.0,
+             clamp: float | None = None) -> torch.Tensor:
+    """Add a per-channel bias, apply the activation, scale by `gain`, clamp to ±clamp."""
+    if bias is not None:
+        x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2)).to(x.dtype)
+    if act == "lrelu":
+        x = F.leaky_relu(x, LRELU_ALPHA)
+    elif act != "linear":
+        raise ValueError(f"unsupported activation {act!r}")
+    if gain != 1:
+        x = x * gain
+    if clamp is not None and clamp >= 0:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
+              pad: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+    """Upsample by zero insertion, pad (x0, x1, y0, y1; negative crops), FIR-filter, downsample.
+
+    `f` is a 2-D filter; it is scaled by `gain` (the caller passes up**2 to keep the DC level) and
+    flipped as in true convolution (the StyleGAN filters are symmetric, so this matters only for
+    exotic files).
+    """
+    n, c, h, w = x.shape
+    if up > 1:
+        x = x.reshape(n, c, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(n, c, h * up, w * up)
+    px0, px1, py0, py1 = pad
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    kernel = (f * gain).to(x.dtype).flip([0, 1])
+    kernel = kernel[None, None].expand(c, 1, *kernel.shape)
+    x = F.conv2d(x, kernel, groups=c)
+    if down > 1:
+        x = x[:, :, ::down, ::down]
+    return x
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """2× upsampling with the FIR filter (used on the RGB skip path)."""
+    fw = f.shape[-1]
+    return upfirdn2d(x, f, up=2, pad=((fw + 1) // 2, (fw - 2) // 2, (fw + 1) // 2, (fw - 2) // 2), gain=4)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """2× downsampling with the FIR filter."""
+    fw = f.shape[-1]
+    p0, p1 = (fw - 1) // 2, (fw - 2) // 2
+    return upfirdn2d(x, f, down=2, pad=(p0, p1, p0, p1))
+
+
+def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1,
+                    down: int = 1, padding: int = 0, groups: int = 1) -> torch.Tensor:
+    """Convolution fused with 2× FIR up- or downsampling, with NVIDIA's padding arithmetic.
+
+    Upsampling uses a stride-2 transposed convolution followed by the FIR filter; downsampling
+    filters first and then uses a stride-2 convolution. Weights are used as stored (cross-correlation
+    for plain and down convs, un-flipped kernels for the transposed conv), as in the reference.
+    """
+    out_ch, in_per_group, kh, kw = w.shape
+    if up == 1 and down == 1:
+        return F.conv2d(x, w, padding=padding, groups=groups)
+    fw = f.shape[-1]
+    if down > 1:
+        p0 = padding + (fw - down + 1) // 2
+        p1 = padding + (fw - down) // 2
+        if kw == 1 and kh == 1:
+            x = upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1))
+            return F.conv2d(x, w, groups=groups)
+        x = upfirdn2d(x, f, pad=(p0, p1, p0, p1))
+        return F.conv2d(x, w, stride=down, groups=groups)
+    # up > 1
+    p0 = padding + (fw + up - 1) // 2
+    p1 = padding + (fw - up) // 2
+    if kw == 1 and kh == 1:
+        x = F.conv2d(x, w, groups=groups)
+        return upfirdn2d(x, f, up=up, pad=(p0, p1, p0, p1), gain=up * up)
+    if groups == 1:
+        wt = w.transpose(0, 1)
+    else:
+        wt = w.reshape(groups, out_ch // groups, in_per_group, kh, kw).transpose(1, 2)
+        wt = wt.reshape(groups * in_per_group, out_ch // groups, kh, kw)
+    p0 -= kw - 1
+    p1 -= kw - up
+    pt = max(min(-p0, -p1), 0)
+    x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
+    return upfirdn2d(x, f, pad=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
+                     noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
+                     resample_filter: torch.Tensor | None = None, demodulate: bool = True,
+                     fused: bool = True) -> torch.Tensor:
+    """StyleGAN2 modulated (and demodulated) convolution.
+
+    fused=True builds one weight per sample and runs a grouped convolution (cheapest for batch 1,
+    the drag case); fused=False scales activations instead and shares one convolution across the
+    batch (much faster for training batches). Both compute the same function.
+    """
+    n = x.shape[0]
+    out_ch, in_ch, kh, kw = weight.shape
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
+    dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None
+    if not fused:
+        x = x * styles.reshape(n, -1, 1, 1).to(x.dtype)
+        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding)
+        if dcoefs is not None:
+            x = x * dcoefs.reshape(n, -1, 1, 1).to(x.dtype)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
+        return x
+    if dcoefs is not None:
+        w = w * dcoefs.reshape(n, -1, 1, 1, 1)
+    x = x.reshape(1, -1, *x.shape[2:])
+    w = w.reshape(-1, in_ch, kh, kw).to(x.dtype)
+    x = conv2d_resample(x, w, f=resample_filter, up=up, padding=padding, groups=n)
+    x = x.reshape(n, -1, *x.shape[2:])
+    if noise is not None:
+        x = x + noise.to(x.dtype)
+    return x
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
