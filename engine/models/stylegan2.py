@@ -61,6 +61,8 @@ class StyleGAN2Config:
         missing = [r for r in self.block_resolutions if r not in self.channels]
         if missing:
             raise ValueError(f"channels missing for block resolutions {missing}")
+        if any(self.channels[r] <= 0 for r in self.block_resolutions):
+            raise ValueError(f"channel counts must be positive, got {self.channels}")
         if self.architecture not in ("skip", "resnet", "orig"):
             raise ValueError(f"unknown generator architecture {self.architecture!r}")
 
