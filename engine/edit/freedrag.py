@@ -1,0 +1,153 @@
+"""FreeDrag (Ling et al., CVPR 2024): drag without point tracking.
+
+Each handle keeps a template of its content (a 3×3 patch of feature reads). The optimisation moves
+that template to an intermediate *sub-target* in short sub-motions; after each one the template adapts
+to what is actually there (more when the match is good) and a line search picks the next sub-target
+("fuzzy localisation"), backing off when the content did not follow. Written from the paper's
+description; the loss scale `l` is calibrated per drag from the features (see `calibrate_scale`)
+because the published l = 0.3 is in the units of one particular model's features.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .features import mask_to_features, sample_features
+from .motion import mask_preservation_loss
+from .optimization import LatentOptimizer
+
+SUB_MOTION_STEPS = 5
+LINE_SEARCH_CANDIDATES = 10
+MAX_IDLE_ROUNDS = 50  # rounds in a row without an optimisation step before giving up
+
+
+@dataclass(frozen=True)
+class FreeDragSettings:
+    template_spacing: float  # image px between the template's 3×3 reads (0.75 feature px)
+    max_move: float  # d_max: farthest a sub-target is placed from the current position, image px
+    stop_distance: float
+    mask_weight: float
+
+    @classmethod
+    def from_drag(cls, s) -> "FreeDragSettings":
+        """Same scaling as DragGAN's settings: template spacing in feature px, d_max = the tracking
+        radius (both are "how far content may move per decision")."""
+        return cls(template_spacing=0.75 * s.feature_px, max_move=s.track_radius,
+                   stop_distance=s.stop_distance, mask_weight=s.mask_weight)
+
+
+def template_offsets(spacing: float, device: torch.device) -> torch.Tensor:
+    axis = torch.tensor([-spacing, 0.0, spacing], device=device)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def patch_distance(features: torch.Tensor, centres: torch.Tensor, offsets: torch.Tensor,
+                   templates: torch.Tensor, res: int) -> torch.Tensor:
+    """Mean L1 between templates [N, 9, C] and the patches read at `centres` [N, ..., 2] → [N, ...]."""
+    points = centres.unsqueeze(-2) + offsets
+    patches = sample_features(features, points, res)
+    extra_dims = patches.ndim - templates.ndim
+    expanded = templates.reshape(templates.shape[0], *([1] * extra_dims), *templates.shape[1:])
+    return (patches - expanded).abs().mean(dim=(-2, -1))
+
+
+def calibrate_scale(features: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
+                    templates: torch.Tensor, offsets: torch.Tensor, max_move: float, res: int) -> float:
+    """The loss scale l: template distance one d_max toward the target on the unedited features, so
+    the line search's "closest to l" asks for about one d_max of motion per sub-motion on a
+    typical image, whatever the feature magnitudes of the model."""
+    direction = _unit(targets - handles)
+    ahead = (handles + direction * max_move).clamp(0, res - 1)
+    return max(float(patch_distance(features, ahead, offsets, templates, res).mean()), 1e-6)
+
+
+def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Tensor, targets: torch.Tensor,
+                 editable: torch.Tensor | None, max_steps: int,
+                 report: Callable[[int, torch.Tensor, list[float]], None], cancelled: Callable[[], bool],
+                 res: int) -> tuple[torch.Tensor, int, bool]:
+    """The FreeDrag loop; returns (final positions [N, 2], steps, converged)."""
+    offsets = template_offsets(s.template_spacing, handles.device)
+    features = latent.features()
+    initial_features = features.detach()
+    outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
+    templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
+    scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
+    positions = handles.clone()
+    losses = torch.zeros(len(handles), device=handles.device)
+    sub_targets = _line_search(initial_features, positions, targets, templates, losses,
+                               torch.full_like(losses, math.inf), scale, offsets, s, res)
+    steps, idle_rounds, converged = 0, 0, False
+    while steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
+        steps_before = steps
+        for _ in range(SUB_MOTION_STEPS):
+            point_losses = patch_distance(features, sub_targets, offsets, templates, res)
+            if bool((point_losses < 0.25 * scale).all()):
+                break
+            loss = point_losses.sum()
+            if outside is not None:
+                loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
+            latent.step(loss)
+            steps += 1
+            features = latent.features()
+            report(steps, sub_targets, (targets - sub_targets).norm(dim=1).tolist())
+            if steps >= max_steps or cancelled():
+                break
+        idle_rounds = idle_rounds + 1 if steps == steps_before else 0
+        with torch.no_grad():
+            current = sample_features(features, sub_targets.unsqueeze(1) + offsets, res)
+            new_losses = (current - templates).abs().mean(dim=(1, 2))
+            positions = sub_targets
+            arrived = ((targets - positions).norm(dim=1) <= s.stop_distance) & (new_losses <= 0.25 * scale)
+            templates = _adapt_templates(templates, current, new_losses, arrived, scale)
+            if bool(arrived.all()):
+                converged = True
+                break
+            sub_targets = _line_search(features.detach(), positions, targets, templates, new_losses, losses,
+                                       scale, offsets, s, res)
+            losses = new_losses
+    return positions, steps, converged
+
+
+def _adapt_templates(templates: torch.Tensor, current: torch.Tensor, losses: torch.Tensor,
+                     arrived: torch.Tensor, scale: float) -> torch.Tensor:
+    """Blend in what is at the sub-target: weight ~1 for a good match, ~0.1 at 0.8·l, 1 on arrival."""
+    a, b = math.log(9) / (0.6 * scale), 0.2 * scale
+    weight = torch.sigmoid(-a * (losses - b))
+    weight = torch.where(arrived, torch.ones_like(weight), weight)[:, None, None]
+    return weight * current + (1 - weight) * templates
+
+
+@torch.no_grad()
+def _line_search(features: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor,
+                 templates: torch.Tensor, losses: torch.Tensor, previous_losses: torch.Tensor, scale: float,
+                 offsets: torch.Tensor, s: FreeDragSettings, res: int) -> torch.Tensor:
+    """Next sub-target per point: forward along the drag when the content followed (loss < l/2;
+    the candidate whose distance to the template is closest to l, so each sub-motion asks for a
+    similar amount of change), stay while the loss still falls, else back off and re-localise
+    (argmin over ±d_max around the position)."""
+    delta = targets - positions
+    remaining = delta.norm(dim=1, keepdim=True)
+    reach = (s.max_move / remaining.clamp_min(1e-8)).clamp(max=1.0)
+    fractions = torch.arange(1, LINE_SEARCH_CANDIDATES + 1, device=positions.device) / LINE_SEARCH_CANDIDATES
+    forward = positions[:, None] + (reach * delta)[:, None] * fractions[None, :, None]
+    forward_pick = _pick(forward, (patch_distance(features, forward, offsets, templates, res) - scale).abs())
+    direction = _unit(delta)
+    spread = torch.linspace(-1, 1, 2 * LINE_SEARCH_CANDIDATES + 1, device=positions.device) * s.max_move
+    around = (positions[:, None] + direction[:, None] * spread[None, :, None]).clamp(0, res - 1)
+    back_off_pick = _pick(around, patch_distance(features, around, offsets, templates, res))
+    followed = (losses < 0.5 * scale)[:, None]
+    improving = (losses < previous_losses)[:, None]
+    return torch.where(followed, forward_pick, torch.where(improving, positions, back_off_pick))
+
+
+def _pick(candidates: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:
+    best = cost.argmin(dim=1)
+    return candidates[torch.arange(len(candidates), device=candidates.device), best]
+
+
+def _unit(delta: torch.Tensor) -> torch.Tensor:
+    return delta / delta.norm(dim=1, keepdim=True).clamp_min(1e-8)

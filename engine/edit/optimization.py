@@ -1,0 +1,55 @@
+"""The latent being optimised during a drag, and the forward passes a drag step needs."""
+from __future__ import annotations
+
+import torch
+
+from engine.models.interface import EditableGenerator
+
+from .features import upsample_to_image
+
+
+class LatentOptimizer:
+    """Adam over the first `rows` rows of ws (W+: each row free; W: one shared row), the remaining
+    rows held at their starting values.
+
+    `full_forward=False` runs the synthesis only up to the feature block and returns the block's own
+    low-resolution map; `True` reproduces DragGAN's reference step (whole image every step, features
+    bilinearly upsampled to image size).
+    """
+
+    def __init__(self, generator: EditableGenerator, ws: torch.Tensor, rows: int, latent_space: str,
+                 lr: float, feature_block: str, full_forward: bool):
+        self.generator = generator
+        self.feature_block = feature_block
+        self.full_forward = full_forward
+        self.rows = rows
+        self.latent_space = latent_space
+        self.held = ws[:, rows:].detach()
+        start = ws[:, :rows] if latent_space == "w+" else ws[:, :1]
+        self.free = start.detach().clone().requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.free], lr=lr)
+
+    def ws(self) -> torch.Tensor:
+        free = self.free if self.latent_space == "w+" else self.free.expand(-1, self.rows, -1)
+        return torch.cat([free, self.held], dim=1)
+
+    def features(self) -> torch.Tensor:
+        """Feature map [1, C, h, w] for the current ws, differentiable w.r.t. the free rows."""
+        out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
+                                        stop_at_features=not self.full_forward)
+        features = out.features[self.feature_block]
+        if self.full_forward:
+            features = upsample_to_image(features, self.generator.img_resolution)
+        return features
+
+    def step(self, loss: torch.Tensor) -> None:
+        """One Adam step. Gradients go to the free rows only (`autograd.grad`), so no weight
+        gradients of the generator are computed or left behind on the shared model."""
+        (grad,) = torch.autograd.grad(loss, [self.free])
+        self.free.grad = grad
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def render(self) -> torch.Tensor:
+        """Full image [1, 3, H, W] for the current ws."""
+        return self.generator.synthesize(self.ws().detach(), noise_mode="const").image
