@@ -1,0 +1,1 @@
+"""Generated code for protos/latentdrag/v1 (engine_pb2, engine_pb2_grpc)."""
