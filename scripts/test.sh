@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-gimp.sh  # Debian trixie chroot with GIMP 3 for tests/gimp (skipped without root)
 exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""latentdrag for GIMP 3: Filters → Generative → Latent Drag… and Latent Drag: New sample.
+
+The only module that touches GIMP. It reads the layer, the drag path and the selection, hands them to the
+pure helpers in `latentdrag_gimp_lib` (which talk to the engine through the bundled client in a worker
+thread) and writes the result as a new layer with the latent attached as a parasite. The engine itself
+(torch, models) runs outside GIMP: `latentdrag serve`.
+"""
+import os
+import queue
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+
+PLUGIN_DIR = os.path.dirname(os.path.realpath(__file__))
+# Installed copies bundle the client under vendor/; a symlinked install runs from the source checkout,
+# whose root holds the `engine` package.
+_VENDOR_DIR = os.path.join(PLUGIN_DIR, "vendor")
+_CHECKOUT_DIR = os.path.dirname(os.path.dirname(PLUGIN_DIR))
+_CLIENT_ROOT = _VENDOR_DIR if os.path.isdir(_VENDOR_DIR) else _CHECKOUT_DIR
+sys.path[:0] = [path for path in (PLUGIN_DIR, _CLIENT_ROOT) if path not in sys.path]
+
+from latentdrag_gimp_lib import latent_parasite  # noqa: E402
+from latentdrag_gimp_lib.points import DragPointsError, pairs_from_strokes  # noqa: E402
+from latentdrag_gimp_lib.selection import (MASK_FORMAT, SelectionError, layer_region,  # noqa: E402
+                                           points_outside_region, selection_box_in_layer)
+
+DRAG_PROCEDURE = "python-fu-latentdrag-drag"
+SAMPLE_PROCEDURE = "python-fu-latentdrag-new-sample"
+MENU_PATH = "<Image>/Filters/Generative"
+DEFAULT_PATH_NAME = "Drag points"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+RGBA_FORMAT = "R'G'B'A u8"  # exact round trip of 8-bit values, also on linear-precision images
+PROGRESS_POLL_SECONDS = 0.1
+
+
+class PluginError(Exception):
+    """A failure to report to the user; `status` says whether the caller or the run is at fault."""
+
+    def __init__(self, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
+        super().__init__(message)
+        self.status = status
+
+
+def calling_error(message):
+    return PluginError(message, Gimp.PDBStatusType.CALLING_ERROR)
+
+
+def import_client():
+    """The engine client and the job helpers built on it, imported only when a procedure runs, so a
+    missing grpcio is a readable error in GIMP rather than a plug-in that silently fails to register."""
+    try:
+        from latentdrag_gimp_lib import jobs
+        import engine.client as client_module
+    except ImportError as exc:
+        raise PluginError(
+            f"the latentdrag client cannot be imported in GIMP's Python ({exc}). GIMP's Python needs grpcio "
+            "and protobuf: on Debian/Ubuntu `apt install python3-grpcio python3-protobuf`, elsewhere "
+            "reinstall with `latentdrag install-plugin gimp --vendor-grpc`.") from None
+    return client_module, jobs
+
+
+def choice(*options):
+    """A Gimp.Choice from (nick, label) pairs; ids follow the order."""
+    result = Gimp.Choice.new()
+    for index, (nick, label) in enumerate(options):
+        result.add(nick, index, label, "")
+    return result
+
+
+def add_engine_arguments(procedure):
+    procedure.add_string_argument("engine-address", "Engine address",
+                                  "host:port or unix:/path of a running `latentdrag serve`", DEFAULT_ADDRESS,
+                                  GObject.ParamFlags.READWRITE)
+    procedure.add_string_argument("model", "Model", "models/{id} on the engine; empty = the engine's default",
+                                  "", GObject.ParamFlags.READWRITE)
+
+
+def run_in_worker(title, work):
+    """Run `work(report, cancel_event)` in a thread while this (GIMP) thread drives the progress bar.
+
+    libgimp calls are not thread-safe, so the worker only queues (text, fraction) updates; GIMP calls
+    stay here. The worker's exception, if any, is re-raised here.
+    """
+    updates = queue.SimpleQueue()
+    outcome = {}
+    cancel_event = threading.Event()
+
+    def target():
+        try:
+            outcome["value"] = work(lambda text, fraction: updates.put((text, fraction)), cancel_event)
+        except BaseException as exc:  # re-raised in the GIMP thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="latentdrag-gimp-worker", daemon=True)
+    Gimp.progress_init(title)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(PROGRESS_POLL_SECONDS)
+            latest = None
+            while not updates.empty():
+                latest = updates.get()
+            if latest is None:
+                Gimp.progress_pulse()
+                continue
+            text, fraction = latest
+            Gimp.progress_set_text(text)
+            if fraction is None:
+                Gimp.progress_pulse()
+            else:
+                Gimp.progress_update(fraction)
+    finally:
+        cancel_event.set()  # stops the engine job if this thread is interrupted
+        Gimp.progress_end()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def engine_failure(client_module, exc):
+    """Engine errors → PluginError: bad input (INVALID_ARGUMENT) is the caller's, the rest the run's."""
+    if isinstance(exc, client_module.EngineError):
+        message = f"latentdrag engine: {exc.message}"
+        return calling_error(message) if exc.code == "INVALID_ARGUMENT" else PluginError(message)
+    return PluginError(f"latentdrag: {exc}")
+
+
+def read_rgba(drawable):
+    width, height = drawable.get_width(), drawable.get_height()
+    rect = Gegl.Rectangle.new(0, 0, width, height)
+    data = drawable.get_buffer().get(rect, 1.0, RGBA_FORMAT, Gegl.AbyssPolicy.CLAMP)
+    return width, height, bytes(data)
+
+
+def find_drag_path(image, config):
+    """The path given as argument, else the selected path, else the one named "Drag points"."""
+    path = config.get_property("path")
+    if path is None:
+        selected = image.get_selected_paths()
+        path = selected[0] if selected else image.get_path_by_name(DEFAULT_PATH_NAME)
+    if path is None:
+        raise calling_error(f'no drag points: select a path (or name one "{DEFAULT_PATH_NAME}") with one stroke '
+                            "per drag, first anchor on the point to move, last anchor where it should go")
+    return path
+
+
+def read_pairs(path, drawable, size):
+    strokes = [path.stroke_get_points(stroke_id)[1] for stroke_id in path.get_strokes()]
+    _, offset_x, offset_y = drawable.get_offsets()
+    try:
+        return pairs_from_strokes(strokes, path.get_name(), (offset_x, offset_y), size)
+    except DragPointsError as exc:
+        raise calling_error(str(exc)) from None
+
+
+def read_region(image, drawable, size):
+    """The selection as box + mask in layer coordinates, or None when nothing is selected."""
+    if Gimp.Selection.is_empty(image):
+        return None
+    _, _, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    _, offset_x, offset_y = drawable.get_offsets()
+    width, height = size
+    try:
+        box = selection_box_in_layer((x1, y1, x2, y2), (offset_x, offset_y), size)
+        rect = Gegl.Rectangle.new(offset_x, offset_y, width, height)
+        mask = image.get_selection().get_buffer().get(rect, 1.0, MASK_FORMAT, Gegl.AbyssPolicy.NONE)
+        return layer_region(bytes(mask), box, size)
+    except SelectionError as exc:
+        raise calling_error(str(exc)) from None
+
+
+def read_stored_latent(drawable):
+    """The latent parasite of an earlier result, or None (absent or unreadable: then we invert)."""
+    parasite = drawable.get_parasite(latent_parasite.PARASITE_NAME)
+    if parasite is None:
+        return None
+    try:
+        return latent_parasite.decode(bytes(parasite.get_data()))
+    except latent_parasite.LatentParasiteError:
+        return None
+
+
+def add_result_layer(image, parent, position, name, pixels, stored, offsets):
+    """A new RGBA layer holding `pixels`, with the latent attached; the caller groups the undo steps."""
+    layer = Gimp.Layer.new(image, name, pixels.width, pixels.height, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, parent, position)
+    layer.set_offsets(*offsets)
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height), RGBA_FORMAT, pixels.rgba)
+    buffer.flush()
+    layer.update(0, 0, pixels.width, pixels.height)
+    layer.attach_parasite(Gimp.Parasite.new(latent_parasite.PARASITE_NAME, Gimp.PARASITE_PERSISTENT,
+                                            list(latent_parasite.encode(stored))))
+    return layer
+
+
+def success(procedure, layer):
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    values.remove(1)
+    values.insert(1, GObject.Value(Gimp.Layer, layer))
+    return values
+
+
+def failure(procedure, exc):
+    return procedure.new_return_values(exc.status, GLib.Error(str(exc)))
+
+
+def show_dialog(procedure, config, title, properties):
+    GimpUi.init("latentdrag_gimp")
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
+    dialog.fill(properties)
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
+
+
+def drag_layer(procedure, run_mode, image, drawables, config):
+    if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+        raise calling_error("select exactly one layer to drag")
+    drawable = drawables[0]
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+            procedure, config, "Latent Drag",
+            ["engine-address", "model", "method", "inversion-preset", "max-steps"]):
+        return None
+    client_module, jobs = import_client()
+    width, height, rgba = read_rgba(drawable)
+    pairs = read_pairs(find_drag_path(image, config), drawable, (width, height))
+    region = read_region(image, drawable, (width, height))
+    outside = points_outside_region(pairs, region)
+    if outside:
+        raise calling_error("drag points must lie in the selection (the part that may change): "
+                            + "; ".join(outside))
+    settings = jobs.DragSettings(method=config.get_property("method"),
+                                 inversion_preset=config.get_property("inversion-preset"),
+                                 max_steps=config.get_property("max-steps"), model=config.get_property("model"))
+    job = jobs.DragJob(layer=jobs.LayerPixels(width, height, rgba), pairs=pairs, region=region,
+                       settings=settings, stored=read_stored_latent(drawable))
+    address = config.get_property("engine-address")
+
+    def work(report, cancel_event):
+        with client_module.EngineClient(address, token=os.environ.get("LATENTDRAG_TOKEN") or None) as client:
+            return jobs.run_drag_job(client, job, report, cancel_event)
+
+    try:
+        result = run_in_worker("Latent Drag", work)
+    except Exception as exc:
+        raise engine_failure(client_module, exc) from None
+    noun = "point" if len(pairs) == 1 else "points"
+    name = f"{drawable.get_name()} · Latent Drag ({len(pairs)} {noun})"
+    _, offset_x, offset_y = drawable.get_offsets()
+    image.undo_group_start()
+    try:
+        layer = add_result_layer(image, drawable.get_parent(), image.get_item_position(drawable), name,
+                                 result.layer, result.stored, (offset_x, offset_y))
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
+    return layer
+
+
+def new_sample(procedure, run_mode, image, drawables, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+            procedure, config, "Latent Drag: New sample", ["engine-address", "model", "seed", "truncation-psi"]):
+        return None
+    client_module, jobs = import_client()
+    seed, psi = config.get_property("seed"), config.get_property("truncation-psi")
+    address = config.get_property("engine-address")
+
+    def work(report, cancel_event):
+        report(f"Sampling seed {seed}…", None)
+        with client_module.EngineClient(address, token=os.environ.get("LATENTDRAG_TOKEN") or None) as client:
+            return jobs.run_sample_job(client, seed, psi, config.get_property("model"))
+
+    try:
+        result = run_in_worker("Latent Drag: New sample", work)
+    except Exception as exc:
+        raise engine_failure(client_module, exc) from None
+    created_image = image is None
+    if created_image:
+        image = Gimp.Image.new(result.layer.width, result.layer.height, Gimp.ImageBaseType.RGB)
+    image.undo_group_start()
+    try:
+        above = drawables[0] if len(drawables) == 1 and isinstance(drawables[0], Gimp.Layer) else None
+        parent, position = (above.get_parent(), image.get_item_position(above)) if above else (None, 0)
+        layer = add_result_layer(image, parent, position, f"Latent Drag sample · {result.summary}", result.layer,
+                                 result.stored, (0, 0))
+    finally:
+        image.undo_group_end()
+    if created_image and run_mode == Gimp.RunMode.INTERACTIVE:
+        Gimp.Display.new(image)
+    Gimp.displays_flush()
+    return layer
+
+
+def run_reporting_errors(body):
+    """Wrap a procedure body: every failure becomes an error status with a readable GLib.Error."""
+
+    def run(procedure, run_mode, image, drawables, config, data):
+        try:
+            layer = body(procedure, run_mode, image, drawables, config)
+        except PluginError as exc:
+            return failure(procedure, exc)
+        except Exception as exc:  # a bug: still an error status, never SUCCESS
+            return failure(procedure, PluginError(f"latentdrag plug-in failed: {type(exc).__name__}: {exc}"))
+        if layer is None:
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        return success(procedure, layer)
+
+    return run
+
+
+class LatentDrag(Gimp.PlugIn):
+    def do_set_i18n(self, name):
+        return False
+
+    def do_query_procedures(self):
+        return [DRAG_PROCEDURE, SAMPLE_PROCEDURE]
+
+    def do_create_procedure(self, name):
+        if name == DRAG_PROCEDURE:
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
+                                                run_reporting_errors(drag_layer), None)
+            procedure.set_image_types("RGB*")
+            procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+            procedure.set_menu_label("Latent _Drag…")
+            procedure.set_documentation(
+                "Drag points of a GAN-generated or inverted image (DragGAN / FreeDrag)",
+                "Each stroke of the selected path (or the path named \"Drag points\") is one drag: first anchor "
+                "= the point to move, last anchor = where it should go. The selection, if any, is the part "
+                "that may change. The result is a new layer above the source; the source is untouched. Needs "
+                "a running engine: `latentdrag serve`.", name)
+            add_engine_arguments(procedure)
+            procedure.add_choice_argument("method", "Method", "Drag algorithm",
+                                          choice(("draggan", "DragGAN"), ("freedrag", "FreeDrag")), "draggan",
+                                          GObject.ParamFlags.READWRITE)
+            procedure.add_choice_argument("inversion-preset", "Inversion",
+                                          "How to find the latent of a layer that has none stored",
+                                          choice(("fast", "Fast"), ("faithful", "Faithful (slower, tunes the "
+                                                                                "generator)")),
+                                          "fast", GObject.ParamFlags.READWRITE)
+            procedure.add_int_argument("max-steps", "Step limit", "Most optimisation steps of the drag", 1, 2000,
+                                       200, GObject.ParamFlags.READWRITE)
+            procedure.add_path_argument("path", "Drag points",
+                                        f'Path with one stroke per drag; none = the selected path or "{DEFAULT_PATH_NAME}"',
+                                        True, GObject.ParamFlags.READWRITE)
+        elif name == SAMPLE_PROCEDURE:
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
+                                                run_reporting_errors(new_sample), None)
+            procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
+            procedure.set_menu_label("Latent Drag: _New sample…")
+            procedure.set_documentation(
+                "A new GAN sample from a seed, as a new layer you can drag right away",
+                "Adds the sample as a new layer (a new image when none is open). Needs `latentdrag serve`.",
+                name)
+            add_engine_arguments(procedure)
+            procedure.add_int_argument("seed", "Seed", "Random seed of the sample", 0, 2**31 - 1, 0,
+                                       GObject.ParamFlags.READWRITE)
+            procedure.add_double_argument("truncation-psi", "Truncation ψ",
+                                          "Lower = closer to the average image, higher = more varied", 0.0, 2.0,
+                                          0.7, GObject.ParamFlags.READWRITE)
+        else:
+            return None
+        procedure.add_menu_path(MENU_PATH)
+        procedure.set_attribution("latentdrag contributors", "latentdrag contributors", "2025")
+        procedure.add_layer_return_value("result-layer", "Result layer", "The new layer", True,
+                                         GObject.ParamFlags.READWRITE)
+        return procedure
+
+
+Gimp.main(LatentDrag.__gtype__, sys.argv)
