@@ -1,0 +1,478 @@
+"""The "Latent Drag" docker, its actions and the controller that runs jobs (GUI thread + one worker).
+
+Inputs are read from the document on the GUI thread, the engine is called in a worker thread (Krita's API
+is not thread-safe), and results come back through Qt signals, which Qt delivers on the GUI thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Extension, Krita
+from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                             QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from . import krita_document as kd
+from .client_import import ClientUnavailable, import_client
+from .geometry import GeometryError, to_local
+from .job import (DEFAULT_ADDRESS, INVERSION_PRESETS, METHODS, DragJob, DragSettings, JobProgress, run_drag,
+                  run_sample, serve_hint)
+from .latent_store import LatentStore, LatentStoreError
+from .naming import result_layer_name, sample_layer_name
+from .pixels import PixelFormatError
+
+DOCKER_ID = "latentdrag_docker"
+SETTINGS_GROUP = "latentdrag"
+log = logging.getLogger("latentdrag_krita")
+
+
+def _setup_log() -> None:
+    """A small rotating log next to Krita's own data, for bug reports."""
+    if log.handlers:
+        return
+    try:
+        path = Path(Krita.instance().getAppDataLocation()) / "latentdrag_krita.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def _plain_error(exc: BaseException, address: str) -> str:
+    """One sentence for the docker: engine errors as the engine words them, with the serve hint when
+    nothing answers."""
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc)
+    if code == "UNAVAILABLE":
+        return f"No engine answers at {address}. Start one with: {serve_hint(address)}"
+    if code == "CANCELLED":
+        return "Cancelled; the layer is unchanged."
+    if isinstance(code, str):
+        return f"The engine refused the job ({code}): {message}"
+    return message
+
+
+class Controller(QObject):
+    """Owns the settings and the one running job; dockers and actions are views onto it."""
+
+    connection_changed = pyqtSignal(bool, str, list)  # ok, status text, model names
+    progress = pyqtSignal(object)  # JobProgress
+    busy_changed = pyqtSignal(bool)
+    status = pyqtSignal(str)
+    error = pyqtSignal(str)  # "" clears
+    _job_done = pyqtSignal(object, object)  # result or None, exception or None (worker → GUI thread)
+    _probe_done = pyqtSignal(str, object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = self._load_settings()
+        self.last_error = ""
+        self.busy = False
+        self._cancel = threading.Event()
+        self._complete = None  # GUI-thread continuation that turns the worker's result into layers
+        self._preview = None
+        self._preview_origin = (0, 0)
+        self._job_done.connect(self._finish)
+        self._probe_done.connect(self._finish_probe)
+
+    # ---- settings
+
+    @staticmethod
+    def _load_settings() -> DragSettings:
+        read = Krita.instance().readSetting
+        try:
+            return DragSettings(
+                address=read(SETTINGS_GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS,
+                model=read(SETTINGS_GROUP, "model", ""),
+                method=read(SETTINGS_GROUP, "method", "draggan"),
+                inversion_preset=read(SETTINGS_GROUP, "inversion_preset", "fast"),
+                max_steps=int(read(SETTINGS_GROUP, "max_steps", "200")),
+                preview_every=int(read(SETTINGS_GROUP, "preview_every", "10")))
+        except ValueError:
+            return DragSettings()
+
+    def update_settings(self, **changes) -> None:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        for key, value in dataclasses.asdict(self.settings).items():
+            Krita.instance().writeSetting(SETTINGS_GROUP, key, str(value))
+
+    def _refuse_if_busy(self) -> bool:
+        if self.busy:
+            self._set_error("A job is already running; wait for it or press Cancel.")
+        return self.busy
+
+    def _set_error(self, text: str) -> None:
+        self.last_error = text
+        if text:
+            log.warning(text)
+        self.error.emit(text)
+
+    # ---- connection
+
+    def check_connection(self) -> None:
+        """Ask the engine for its info and models in the background; the docker shows the outcome."""
+        address = self.settings.address
+        threading.Thread(target=self._probe, args=(address,), name="latentdrag-probe", daemon=True).start()
+
+    def _probe(self, address: str) -> None:
+        try:
+            client_module = import_client()
+            with client_module.EngineClient(address, timeout=5) as client:
+                info = client.health()
+                models = client.list_models()
+            self._probe_done.emit(address, (info, models), None)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
+            self._probe_done.emit(address, None, exc)
+
+    def _finish_probe(self, address: str, answer, exc) -> None:
+        if exc is not None:
+            self.connection_changed.emit(False, _plain_error(exc, address), [])
+            return
+        info, models = answer
+        names = [model.name for model in models]
+        self.connection_changed.emit(True, f"Connected: engine {info.version} on {info.device}", names)
+
+    # ---- drag
+
+    def create_points_layer(self) -> None:
+        try:
+            kd.create_points_layer(kd.active_document())
+            self.status.emit("Draw a line from each handle to its target on 'Drag points', then press Run.")
+        except kd.UserError as exc:
+            self._set_error(str(exc))
+
+    def run_drag(self) -> bool:
+        """Collect the inputs and start the worker; False (with the error shown) when nothing started."""
+        if self._refuse_if_busy():
+            return False
+        try:
+            client_module = import_client()
+            doc = kd.active_document()
+            source_node, points_node = kd.find_source_and_points(doc)
+            source = kd.read_source(doc, source_node)
+            x, y, width, height = source.rect
+            pairs = to_local(kd.read_pairs(doc, points_node), (x, y))
+            mask = kd.read_mask(doc, source.rect)
+            job = DragJob(self.settings, width, height, source.rgba, pairs, mask,
+                          self._stored_latent(doc, source))
+        except (kd.UserError, GeometryError, PixelFormatError, ClientUnavailable, ValueError) as exc:
+            self._set_error(str(exc))
+            return False
+        self._complete = functools.partial(self._finish_drag, doc, source_node, source, len(pairs))
+        self._preview = kd.PreviewLayer(doc, source_node, source.fmt)
+        self._preview_origin = (x, y)
+        self._start(self._drag_worker, client_module, job)
+        return True
+
+    @staticmethod
+    def _stored_latent(doc, source: kd.SourceImage):
+        try:
+            return kd.load_latents(doc).lookup(source.layer_id, source.fingerprint)
+        except LatentStoreError as exc:
+            log.warning("ignoring stored latents: %s", exc)
+            return None
+
+    def _start(self, target, *args) -> None:
+        self.busy = True
+        self._cancel.clear()
+        self._set_error("")
+        self.busy_changed.emit(True)
+        threading.Thread(target=target, args=args, name="latentdrag-job", daemon=True).start()
+
+    def _drag_worker(self, client_module, job: DragJob) -> None:
+        try:
+            with client_module.EngineClient(job.settings.address) as client:
+                result = run_drag(client, client_module, job, self.progress.emit, self._cancel)
+            self._job_done.emit(result, None)
+        except Exception as exc:  # noqa: BLE001 - reported in the docker
+            self._job_done.emit(None, exc)
+
+    def cancel(self) -> None:
+        if self.busy:
+            self._cancel.set()
+            self.status.emit("Cancelling…")
+
+    def show_preview(self, progress: JobProgress) -> None:
+        """Paint a preview frame into the temporary layer (GUI thread)."""
+        if self._preview is None or progress.preview is None or progress.region_box is None:
+            return
+        try:
+            rgba, width, height = kd.decode_image(progress.preview.data)
+        except kd.UserError:
+            return
+        rx, ry, rw, rh = progress.region_box
+        frame = kd.scale_rgba(rgba, width, height, rw, rh)
+        origin_x, origin_y = self._preview_origin
+        self._preview.show(frame, (origin_x + rx, origin_y + ry, rw, rh))
+
+    def _finish(self, result, exc) -> None:
+        complete, self._complete = self._complete, None
+        if self._preview is not None:
+            self._preview.remove()
+            self._preview = None
+        self.busy = False
+        self.busy_changed.emit(False)
+        if exc is not None:
+            self._set_error(_plain_error(exc, self.settings.address))
+            self.status.emit("")
+            return
+        try:
+            complete(result)
+        except (kd.UserError, PixelFormatError, ValueError) as exc:
+            self._set_error(str(exc))
+
+    def _finish_drag(self, doc, source_node, source: kd.SourceImage, point_count: int, result) -> None:
+        name = result_layer_name(kd.layer_names(doc), point_count)
+        node = kd.add_layer_above(doc, source_node, name, result.rgba, source.rect, source.fmt)
+        self._remember_latent(doc, node, result.record)
+        how = "reused the stored latent" if result.reused_latent else "inverted the layer"
+        state = "reached the targets" if result.converged else "stopped at the step limit"
+        self.status.emit(f"{name}: {result.steps} steps in {result.seconds:.1f} s, {state} ({how}).")
+
+    def _remember_latent(self, doc, node, record) -> None:
+        """Store the latent linked to the new layer, fingerprinted with the pixels the layer now holds."""
+        written = kd.read_source(doc, node)
+        try:
+            store = kd.load_latents(doc)
+        except LatentStoreError:
+            store = LatentStore()
+        store.put(written.layer_id, dataclasses.replace(record, fingerprint=written.fingerprint))
+        kd.save_latents(doc, store)
+
+    # ---- new sample
+
+    def new_sample(self, seed: int, psi: float, size: int, x: int, y: int) -> bool:
+        if self._refuse_if_busy():
+            return False
+        try:
+            client_module = import_client()
+            doc = kd.active_document()
+            fmt = kd.document_format(doc)
+        except (kd.UserError, PixelFormatError, ClientUnavailable) as exc:
+            self._set_error(str(exc))
+            return False
+        self._complete = functools.partial(self._finish_sample, doc, fmt, seed, psi, (x, y, size, size))
+        self._start(self._sample_worker, client_module, seed, psi)
+        return True
+
+    def _sample_worker(self, client_module, seed: int, psi: float) -> None:
+        try:
+            self.progress.emit(JobProgress("sampling"))
+            with client_module.EngineClient(self.settings.address) as client:
+                result = run_sample(client, seed, psi, self.settings.model)
+            self._job_done.emit(result, None)
+        except Exception as exc:  # noqa: BLE001 - reported in the docker
+            self._job_done.emit(None, exc)
+
+    def _finish_sample(self, doc, fmt, seed: int, psi: float, rect: tuple[int, int, int, int], result) -> None:
+        rgba = kd.scale_rgba(result.rgba, result.width, result.height, rect[2], rect[3])
+        name = sample_layer_name(kd.layer_names(doc), seed, psi)
+        node = kd.add_layer_on_top(doc, name, rgba, rect, fmt)
+        self._remember_latent(doc, node, result.record)
+        self.status.emit(f"{name} added.")
+
+
+_controller: Controller | None = None
+
+
+def controller() -> Controller:
+    global _controller
+    if _controller is None:
+        _controller = Controller()
+    return _controller
+
+
+def _combo(items: dict[str, str], current: str) -> QComboBox:
+    combo = QComboBox()
+    for label, value in items.items():
+        combo.addItem(label, value)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+class LatentDragDocker(DockWidget):
+    """Connection, options, Run / Cancel with progress, the last error, and "New sample"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Latent Drag")
+        self.controller = controller()
+        settings = self.controller.settings
+        root = QWidget(self)
+        layout = QVBoxLayout(root)
+
+        form = QFormLayout()
+        self.address = QLineEdit(settings.address)
+        self.address.setObjectName("latentdrag_address")
+        self.connect_button = QPushButton("Connect")
+        row = QHBoxLayout()
+        row.addWidget(self.address)
+        row.addWidget(self.connect_button)
+        form.addRow("Engine", row)
+        self.connection = QLabel("Not connected")
+        self.connection.setObjectName("latentdrag_connection")
+        self.connection.setWordWrap(True)
+        self.connection.setTextInteractionFlags(Qt.TextSelectableByMouse)  # the serve hint can be copied
+        form.addRow("", self.connection)
+        self.model = QComboBox()
+        self.model.addItem("Engine default", "")
+        form.addRow("Model", self.model)
+        self.method = _combo(METHODS, settings.method)
+        form.addRow("Method", self.method)
+        self.preset = _combo(INVERSION_PRESETS, settings.inversion_preset)
+        form.addRow("Inversion", self.preset)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 2000)
+        self.steps.setValue(settings.max_steps)
+        form.addRow("Step limit", self.steps)
+        layout.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.points_button = QPushButton("Drag points")
+        self.points_button.setToolTip("Add a vector layer; draw one line per point, from handle to target")
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        for button in (self.points_button, self.run_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        layout.addWidget(self.progress)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.error = QLabel("")
+        self.error.setObjectName("latentdrag_error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #d33;")
+        self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.error)
+
+        sample_box = QGroupBox("New sample")
+        sample_form = QFormLayout(sample_box)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.psi = QDoubleSpinBox()
+        self.psi.setRange(0.0, 1.5)
+        self.psi.setSingleStep(0.05)
+        self.psi.setValue(0.7)
+        sample_form.addRow("Seed", self.seed)
+        sample_form.addRow("ψ (truncation)", self.psi)
+        self.size = QSpinBox()
+        self.size.setRange(16, 8192)
+        self.size.setValue(256)
+        sample_form.addRow("Size (px)", self.size)
+        self.position_x, self.position_y = QSpinBox(), QSpinBox()
+        position = QHBoxLayout()
+        for spin in (self.position_x, self.position_y):
+            spin.setRange(-8192, 8192)
+            position.addWidget(spin)
+        sample_form.addRow("Position x, y", position)
+        self.sample_button = QPushButton("New sample")
+        sample_form.addRow(self.sample_button)
+        layout.addWidget(sample_box)
+        layout.addStretch(1)
+        self.setWidget(root)
+
+        self.connect_button.clicked.connect(self._connect)
+        self.address.editingFinished.connect(self._connect)
+        self.model.currentIndexChanged.connect(
+            lambda: self.controller.update_settings(model=self.model.currentData() or ""))
+        self.method.currentIndexChanged.connect(
+            lambda: self.controller.update_settings(method=self.method.currentData()))
+        self.preset.currentIndexChanged.connect(
+            lambda: self.controller.update_settings(inversion_preset=self.preset.currentData()))
+        self.steps.valueChanged.connect(lambda value: self.controller.update_settings(max_steps=value))
+        self.points_button.clicked.connect(self.controller.create_points_layer)
+        self.run_button.clicked.connect(self.controller.run_drag)
+        self.cancel_button.clicked.connect(self.controller.cancel)
+        self.sample_button.clicked.connect(self._new_sample)
+        self.controller.connection_changed.connect(self._on_connection)
+        self.controller.progress.connect(self._on_progress)
+        self.controller.busy_changed.connect(self._on_busy)
+        self.controller.status.connect(self.status.setText)
+        self.controller.error.connect(self.error.setText)
+        self.error.setText(self.controller.last_error)
+        self.controller.check_connection()
+
+    def canvasChanged(self, canvas) -> None:  # required by DockWidget
+        pass
+
+    def _connect(self) -> None:
+        address = self.address.text().strip() or DEFAULT_ADDRESS
+        self.controller.update_settings(address=address)
+        self.connection.setText(f"Connecting to {address}…")
+        self.controller.check_connection()
+
+    def _new_sample(self) -> None:
+        self.controller.new_sample(self.seed.value(), self.psi.value(), self.size.value(),
+                                   self.position_x.value(), self.position_y.value())
+
+    def _on_connection(self, ok: bool, text: str, models: list) -> None:
+        self.connection.setText(text)
+        self.connection.setStyleSheet("" if ok else "color: #d33;")
+        if ok:
+            current = self.controller.settings.model
+            self.model.blockSignals(True)
+            self.model.clear()
+            self.model.addItem("Engine default", "")
+            for name in models:
+                self.model.addItem(name.removeprefix("models/"), name)
+            self.model.setCurrentIndex(max(0, self.model.findData(current)))
+            self.model.blockSignals(False)
+
+    def _on_progress(self, progress: JobProgress) -> None:
+        labels = {"connecting": "Connecting…", "inverting": "Inverting the layer", "dragging": "Dragging",
+                  "sampling": "Sampling"}
+        text = labels.get(progress.stage, progress.stage)
+        if progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.step)
+            text += f": step {progress.step} / {progress.total}"
+        else:
+            self.progress.setRange(0, 0)  # busy indicator
+        if progress.distance is not None:
+            text += f", {progress.distance:.1f} px to go"
+        self.progress.setFormat(text)
+        self.status.setText(text)
+        self.controller.show_preview(progress)
+
+    def _on_busy(self, busy: bool) -> None:
+        for widget in (self.run_button, self.points_button, self.sample_button):
+            widget.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+
+
+class LatentDragExtension(Extension):
+    """Menu actions (Tools → Scripts) that drive the same controller as the docker."""
+
+    def setup(self) -> None:
+        _setup_log()
+
+    def createActions(self, window) -> None:
+        for action_id, text, slot in (
+                ("latentdrag_points", "Latent Drag: New Drag Points Layer", controller().create_points_layer),
+                ("latentdrag_run", "Latent Drag: Run", controller().run_drag),
+                ("latentdrag_cancel", "Latent Drag: Cancel", controller().cancel)):
+            action = window.createAction(action_id, text, "tools/scripts")
+            action.triggered.connect(slot)
+
+
+def register() -> None:
+    app = Krita.instance()
+    app.addExtension(LatentDragExtension(app))
+    app.addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, LatentDragDocker))

@@ -1,0 +1,188 @@
+"""The network side of a drag or a sample: runs in a worker thread, talks only to the engine client.
+
+Inputs are collected on Krita's GUI thread into plain values (DragJob); this module never touches Krita,
+so it is tested with plain pytest against a real engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .geometry import DragPair, check_inside
+from .latent_store import Box, LatentRecord
+from .pixels import Mask
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+METHODS = {"DragGAN": "draggan", "FreeDrag": "freedrag"}
+INVERSION_PRESETS = {"Fast": "fast", "Faithful": "faithful"}
+# Engine answers that mean "this stored latent cannot be re-attached": invert the pixels instead.
+_STALE_LATENT_CODES = {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION"}
+
+
+def serve_hint(address: str) -> str:
+    """The exact command that starts an engine the plugin can reach at `address`."""
+    return f"latentdrag serve --listen {address}"
+
+
+@dataclass(frozen=True)
+class DragSettings:
+    address: str = DEFAULT_ADDRESS
+    model: str = ""  # models/{id}; empty = the engine's default model
+    method: str = "draggan"
+    inversion_preset: str = "fast"
+    max_steps: int = 200
+    preview_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS.values():
+            raise ValueError(f"method must be one of {', '.join(METHODS.values())}, got {self.method!r}")
+        if self.inversion_preset not in INVERSION_PRESETS.values():
+            raise ValueError(f"inversion preset must be one of {', '.join(INVERSION_PRESETS.values())}, "
+                             f"got {self.inversion_preset!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"the step limit must be at least 1, got {self.max_steps}")
+        if self.preview_every < 0:
+            raise ValueError(f"preview_every must be 0 (off) or positive, got {self.preview_every}")
+
+
+@dataclass(frozen=True)
+class DragJob:
+    """One drag on one layer image (`rgba`, straight RGBA U8) with pairs in that image's pixels."""
+
+    settings: DragSettings
+    width: int
+    height: int
+    rgba: bytes
+    pairs: list[DragPair]
+    mask: Optional[Mask] = None
+    stored: Optional[LatentRecord] = None
+
+    def __post_init__(self) -> None:
+        if len(self.rgba) != 4 * self.width * self.height:
+            raise ValueError(f"layer image: expected {4 * self.width * self.height} bytes, got {len(self.rgba)}")
+        if not self.pairs:
+            raise ValueError("draw at least one line from a handle to its target")
+        check_inside(self.pairs, self.width, self.height)
+        if self.mask is not None and (self.mask.width, self.mask.height) != (self.width, self.height):
+            raise ValueError(f"the mask is {self.mask.width} x {self.mask.height}, the layer image "
+                             f"{self.width} x {self.height}")
+
+    @property
+    def edit_box(self) -> Box:
+        """Where the edit may change pixels: the selection's box, else the whole image."""
+        return self.mask.box if self.mask is not None else (0, 0, self.width, self.height)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the docker shows: the stage, step counts, distance left and an optional preview frame.
+
+    `preview` is an encoded image at model resolution covering `region_box` of the layer image.
+    """
+
+    stage: str  # "connecting", "inverting", "dragging"
+    step: int = 0
+    total: int = 0
+    distance: Optional[float] = None
+    preview: Optional[object] = None
+    region_box: Optional[Box] = None
+
+
+@dataclass(frozen=True)
+class DragJobResult:
+    rgba: bytes  # the layer image with the edit composited back, same size as the job's image
+    record: LatentRecord  # fingerprint left empty: the GUI side fills it in from the layer it creates
+    steps: int
+    converged: bool
+    seconds: float
+    reused_latent: bool
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    rgba: bytes
+    width: int
+    height: int
+    record: LatentRecord
+
+
+ProgressCallback = Callable[[JobProgress], None]
+
+
+def _raw(client_module, width: int, height: int, data: bytes, pixel_format: str = "RGBA8"):
+    return client_module.RawImage(width=width, height=height, data=data, pixel_format=pixel_format)
+
+
+def _open_session(client, client_module, job: DragJob, on_progress: ProgressCallback, cancel):
+    """A session for the layer: re-attached from its stored latent when possible, else by inversion."""
+    layer = _raw(client_module, job.width, job.height, job.rgba)
+    stored = job.stored
+    usable = (stored is not None and stored.covers(job.edit_box)
+              and (not job.settings.model or job.settings.model == stored.model))
+    if usable:
+        try:
+            return client.create_session_from_latent(stored.blob, layer=layer, result_format="raw").session, True
+        except client_module.EngineError as error:
+            if error.code not in _STALE_LATENT_CODES:
+                raise
+    mask = job.mask
+    on_progress(JobProgress("inverting"))
+
+    def inversion_progress(progress) -> None:
+        on_progress(JobProgress("inverting", progress.step, progress.total_steps))
+
+    outcome = client.create_session_from_image(
+        layer, selection=mask.box if mask is not None else None,
+        mask=_raw(client_module, mask.width, mask.height, mask.data, "GRAY8") if mask is not None else None,
+        preset=job.settings.inversion_preset, model=job.settings.model or None,
+        on_progress=inversion_progress, cancel_event=cancel, result_format="raw")
+    return outcome.session, False
+
+
+def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback, cancel) -> DragJobResult:
+    """Invert (or re-attach), drag, export the new latent; the engine session is deleted afterwards.
+
+    `client_module` is the imported `engine.client` (passed in because the plugin imports it lazily).
+    Raises `client_module.EngineError` (code "CANCELLED" after `cancel.set()`).
+    """
+    settings = job.settings
+    on_progress(JobProgress("connecting"))
+    session, reused = _open_session(client, client_module, job, on_progress, cancel)
+    try:
+        region = session.region_box
+        on_progress(JobProgress("dragging", 0, settings.max_steps, region_box=region))
+
+        def drag_progress(progress) -> None:
+            on_progress(JobProgress("dragging", progress.step, progress.max_steps, progress.max_distance,
+                                    progress.preview, region))
+
+        mask = job.mask
+        outcome = client.drag(
+            session.name, [pair.handle for pair in job.pairs], [pair.target for pair in job.pairs],
+            mask=_raw(client_module, mask.width, mask.height, mask.data, "GRAY8") if mask is not None else None,
+            method=settings.method, max_steps=settings.max_steps, preview_every=settings.preview_every,
+            on_progress=drag_progress, cancel_event=cancel, coordinates="layer", result_format="raw")
+        composite = outcome.composite
+        if composite is None or (composite.width, composite.height) != (job.width, job.height):
+            raise client_module.EngineError("INTERNAL", "the engine returned no result at the layer's size")
+        blob = client.export_latent(session.name)
+        record = LatentRecord(session.model, blob, outcome.session.region_box, fingerprint="")
+        return DragJobResult(bytes(composite.data), record, outcome.steps, outcome.converged, outcome.seconds,
+                             reused)
+    finally:
+        try:
+            client.delete_session(session.name)
+        except client_module.EngineError:
+            pass  # the engine expires sessions by itself; a failed clean-up must not hide the result
+
+
+def run_sample(client, seed: int, psi: float, model: str = "") -> SampleResult:
+    """A new image from a seed, with its latent so a later drag on it needs no inversion."""
+    outcome = client.create_session_from_seed(seed, psi=psi, model=model or None, result_format="raw")
+    try:
+        blob = client.export_latent(outcome.session.name)
+    finally:
+        client.delete_session(outcome.session.name)
+    image = outcome.image
+    return SampleResult(bytes(image.data), image.width, image.height,
+                        LatentRecord(outcome.session.model, blob, None, fingerprint=""))
