@@ -9,6 +9,7 @@ import sys
 # Modules that contribute subcommands, in the order they appear in --help.
 COMMAND_MODULES = [
     "engine.cli.models_cmd",
+    "engine.cli.plugins_cmd",
 ]
 
 
