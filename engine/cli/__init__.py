@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = [
     "engine.cli.models_cmd",
     "engine.cli.plugins_cmd",
+    "engine.cli.explore_cmd",
 ]
 
 
