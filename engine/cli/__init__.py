@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "engine.cli.models_cmd",
     "engine.cli.plugins_cmd",
     "engine.cli.explore_cmd",
+    "engine.cli.serve_cmd",
 ]
 
 
