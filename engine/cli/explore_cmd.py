@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw
 
 from engine.cli import CliError
 from engine.edit import latent_ops
-from engine.edit.latent_files import (DirectionCache, LatentFileError, file_sha256, load_direction,
-                                      load_latent, save_direction, save_latent)
+from engine.edit.latent_files import (LatentFileError, load_direction, load_latent, model_directions,
+                                      save_direction, save_latent)
 
 ROW_CHOICES = ("all",) + latent_ops.ROW_RANGE_NAMES
 _LABEL_WIDTH = 110
@@ -179,13 +179,13 @@ def _rows(generator, name: str) -> list[int]:
 def _directions(loaded, args: argparse.Namespace) -> latent_ops.Directions:
     if args.n_samples < 2:
         raise CliError("--n-samples must be at least 2")
-    cache = DirectionCache(args.cache_dir)
-    return cache.get_or_compute(loaded.G, file_sha256(loaded.path), args.n_samples, args.pca_seed)
+    return model_directions(loaded.G, loaded.path, args.n_samples, args.pca_seed, args.cache_dir)
 
 
 def direction_grid(generator, directions: latent_ops.Directions, start_ws: torch.Tensor, k: int,
                    rows: str, steps: int, max_sigma: float, cell: int | None = None) -> Image.Image:
-    """A labelled grid: one row per direction, columns from -max_sigma to +max_sigma."""
+    """A labelled grid: one row per direction, columns from -max_sigma to +max_sigma standard
+    deviations (labels in ASCII: PIL's built-in bitmap font has no Greek letters)."""
     alphas = np.linspace(-max_sigma, max_sigma, steps)
     latents = [latent_ops.apply_direction(start_ws, directions.direction(index), float(alpha), rows)
                for index in range(k) for alpha in alphas]
@@ -194,11 +194,12 @@ def direction_grid(generator, directions: latent_ops.Directions, start_ws: torch
     grid = Image.new("RGB", (_LABEL_WIDTH + steps * size, _HEADER_HEIGHT + k * size), "white")
     draw = ImageDraw.Draw(grid)
     for column, alpha in enumerate(alphas):
-        draw.text((_LABEL_WIDTH + column * size + size // 2 - 12, 3), f"{alpha:+.1f}σ", fill="black")
+        text = f"{alpha:+.1f} sd"
+        draw.text((_LABEL_WIDTH + column * size + (size - draw.textlength(text)) / 2, 3), text, fill="black")
     for index in range(k):
         top = _HEADER_HEIGHT + index * size
         draw.text((6, top + size // 2 - 12), f"direction {index}", fill="black")
-        draw.text((6, top + size // 2 + 2), f"σ = {directions.stds[index]:.3f}", fill="black")
+        draw.text((6, top + size // 2 + 2), f"sd = {directions.stds[index]:.3f}", fill="black")
         for column in range(steps):
             grid.paste(pictures[index * steps + column], (_LABEL_WIDTH + column * size, top))
     return grid

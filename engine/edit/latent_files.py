@@ -118,6 +118,12 @@ class DirectionCache:
         return directions
 
 
+def model_directions(generator: EditableGenerator, model_path: str | os.PathLike, n_samples: int = 20_000,
+                     seed: int = 0, cache_dir: str | os.PathLike | None = None) -> Directions:
+    """Principal directions of the model loaded from `model_path`, from the cache when present."""
+    return DirectionCache(cache_dir).get_or_compute(generator, file_sha256(model_path), n_samples, seed)
+
+
 def save_direction(path: str | os.PathLike, direction: Direction) -> None:
     """Save a direction (e.g. from `direction_from_latents`) for reuse on the same model."""
     meta = {"format_version": FORMAT_VERSION, "name": direction.name}
