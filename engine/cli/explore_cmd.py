@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     directions.add_argument("--k", type=int, default=6, help="number of directions (rows), default 6")
     directions.add_argument("--rows", choices=ROW_CHOICES, default="all",
                             help="W+ rows the direction is applied to (default all)")
-    directions.add_argument("--seed", type=int, default=0, help="seed of the image the directions start from")
+    directions.add_argument("--start", default="0",
+                            help="seed or latent file of the image in the middle column (default seed 0)")
     directions.add_argument("--steps", type=int, default=7, help="images per row (default 7)")
     directions.add_argument("--max-sigma", type=float, default=3.0, help="largest |α| in std units (default 3)")
     directions.add_argument("--cell", type=int, default=None, help="cell size in px (default: model resolution)")
@@ -213,7 +214,7 @@ def run_directions(args: argparse.Namespace) -> int:
     directions = _directions(loaded, args)
     if args.k > len(directions):
         raise CliError(f"--k {args.k}: the model has only {len(directions)} directions")
-    start = latent_from_spec(loaded.G, str(args.seed), args.psi)
+    start = latent_from_spec(loaded.G, args.start, args.psi)
     _save_png(direction_grid(loaded.G, directions, start, args.k, rows, args.steps, args.max_sigma, args.cell),
               args.output)
     return 0

@@ -51,7 +51,7 @@ def read(path) -> np.ndarray:
 def test_directions_grid_has_the_start_image_in_its_middle_column(model, tmp_path):
     G, path = model
     out, cache = tmp_path / "grid.png", tmp_path / "cache"
-    assert run("directions", "--model", str(path), "-o", str(out), "--k", "3", "--steps", "5", "--seed", "4",
+    assert run("directions", "--model", str(path), "-o", str(out), "--k", "3", "--steps", "5", "--start", "4",
                "--n-samples", "500", "--cache-dir", str(cache)) == 0
     grid = read(out)
     label, header, res = explore_cmd._LABEL_WIDTH, explore_cmd._HEADER_HEIGHT, G.img_resolution
