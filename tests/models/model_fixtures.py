@@ -25,10 +25,12 @@ def randomize_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module.eval()
 
 
-def make_networks(seed: int = 0, **overrides) -> tuple[Generator, Discriminator]:
+def make_networks(seed: int = 0, **overrides) -> tuple[Generator, Discriminator | None]:
+    """Random G and D (D is None when the config has no d_channels)."""
     cfg = small_config(**overrides)
     torch.manual_seed(seed)
-    return randomize_(Generator(cfg), seed), randomize_(Discriminator(cfg), seed + 1)
+    D = randomize_(Discriminator(cfg), seed + 1) if cfg.d_channels is not None else None
+    return randomize_(Generator(cfg), seed), D
 
 
 def reference_outputs(G: Generator, D: Discriminator | None, seed: int = 123) -> dict[str, torch.Tensor]:
