@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "engine.cli.plugins_cmd",
     "engine.cli.explore_cmd",
     "engine.cli.serve_cmd",
+    "engine.cli.edit_cmd",
 ]
 
 
