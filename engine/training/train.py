@@ -1,0 +1,278 @@
+"""Distil the DCGAN teacher into our StyleGAN2, then fine-tune adversarially with the distillation
+loss kept as an anchor.
+
+Why this order (measured on a 2-core CPU, see docs/model-card.md and the training notes): adversarial
+training from scratch needs far more images than a CPU budget allows, while regressing the teacher's
+image for the same z gives face layouts within minutes. The adversarial phase only sharpens; the
+anchor stops it drifting into artifacts. Noise strengths stay at 0 (noise inputs made speckle in
+short runs) but the noise buffers are kept, so the file has NVIDIA's layout.
+
+Everything needed to continue (G, D, G_ema, optimizer states, step, RNG states) is checkpointed every
+few minutes; starting the same command again resumes bit-identically.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from engine.models.stylegan2 import Discriminator, Generator, StyleGAN2Config
+
+from .pool import TeacherPool
+
+CHECKPOINT_NAME = "checkpoint.pt"
+DISTILLED_NAME = "distilled.pt"
+LOG_NAME = "train.log"
+
+
+def default_model_config() -> StyleGAN2Config:
+    """The bundled model's architecture: 64 px, z = the teacher's 100-d N(0, 1) so a student z and a
+    teacher z are the same thing, ~3.2M-parameter G and ~1.2M-parameter D (17 MB as float32)."""
+    return StyleGAN2Config(img_resolution=64, channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
+                           z_dim=100, w_dim=256, mapping_layers=4,
+                           d_channels={4: 128, 8: 128, 16: 128, 32: 64, 64: 32})
+
+
+@dataclass
+class TrainConfig:
+    """Schedule and hyper-parameters. Steps are counted over both phases: distillation runs for
+    `distill_steps`, then adversarial fine-tuning for `adv_steps` (its first `d_warmup_steps` train D only)."""
+    seed: int = 0
+    batch: int = 32
+    distill_steps: int = 12_000
+    adv_steps: int = 2_000
+    distill_lr: float = 2e-3
+    adv_g_lr: float = 5e-4
+    d_lr: float = 1e-3
+    distill_betas: tuple[float, float] = (0.9, 0.99)  # plain regression: momentum helps
+    adv_betas: tuple[float, float] = (0.0, 0.99)      # GAN practice: no momentum
+    downsampled_weight: float = 1.0     # weight of the 4×-downsampled L1 term (layout, colour)
+    anchor_start: float = 1.0           # distillation weight at the start of the adversarial phase ...
+    anchor_end: float = 0.3             # ... decaying linearly to this
+    d_warmup_steps: int = 200
+    r1_gamma: float = 0.05
+    r1_interval: int = 16
+    ema_kimg: float = 5.0
+    ema_rampup: float = 0.05
+    checkpoint_minutes: float = 5.0
+    log_every: int = 20
+
+    @property
+    def total_steps(self) -> int:
+        return self.distill_steps + self.adv_steps
+
+    def to_json_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def distillation_loss(fake: torch.Tensor, target: torch.Tensor, downsampled_weight: float) -> torch.Tensor:
+    """L1 on pixels plus L1 on 4×-average-pooled images (pushes the overall layout and colours)."""
+    loss = (fake - target).abs().mean()
+    if downsampled_weight:
+        loss = loss + downsampled_weight * (F.avg_pool2d(fake, 4) - F.avg_pool2d(target, 4)).abs().mean()
+    return loss
+
+
+def trainable_generator_parameters(G: Generator) -> list[torch.nn.Parameter]:
+    """All G parameters except the noise strengths, which are held at 0."""
+    return [p for name, p in G.named_parameters() if not name.endswith("noise_strength")]
+
+
+class Trainer:
+    """One training run in `run_dir`; `run(until_step)` trains, checkpointing as it goes."""
+
+    def __init__(self, run_dir: Path, pool: TeacherPool, cfg: TrainConfig,
+                 model_cfg: StyleGAN2Config | None = None, log: Callable[[str], None] = print):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.pool, self.cfg = pool, cfg
+        self.model_cfg = model_cfg or default_model_config()
+        if self.model_cfg.z_dim != pool.z_dim:
+            raise ValueError(f"model z_dim {self.model_cfg.z_dim} must equal the teacher pool's z_dim {pool.z_dim}")
+        self._print = log
+        torch.manual_seed(cfg.seed)
+        self.G = Generator(self.model_cfg).train()
+        self.D = Discriminator(self.model_cfg).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_G = torch.optim.Adam(trainable_generator_parameters(self.G), lr=cfg.distill_lr, betas=cfg.distill_betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.adv_betas)
+        self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
+        self.step = 0
+        self.seconds = 0.0          # training wall time over all sessions
+        if (self.run_dir / CHECKPOINT_NAME).exists():
+            self.load_checkpoint(self.run_dir / CHECKPOINT_NAME)
+
+    # --- phases -------------------------------------------------------------------------------
+    def phase(self, step: int | None = None) -> str:
+        step = self.step if step is None else step
+        return "distill" if step < self.cfg.distill_steps else "adversarial"
+
+    def anchor_weight(self) -> float:
+        t = (self.step - self.cfg.distill_steps) / max(self.cfg.adv_steps, 1)
+        t = min(max(t, 0.0), 1.0)
+        return self.cfg.anchor_start + (self.cfg.anchor_end - self.cfg.anchor_start) * t
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = torch.randint(len(self.pool), [self.cfg.batch], generator=self.data_rng)
+        return self.pool.batch(indices)
+
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        ws = self.G.mapping(z, update_emas=True)
+        return self.G.synthesis.run(ws, noise_mode="none").image
+
+    def distill_step(self) -> dict[str, float]:
+        z, target = self._next_batch()
+        fake = self._generate(z)
+        loss = distillation_loss(fake, target, self.cfg.downsampled_weight)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_G.step()
+        return {"distill": loss.item()}
+
+    def adversarial_step(self) -> dict[str, float]:
+        """Non-saturating logistic loss + anchor for G; logistic loss + lazy R1 for D."""
+        cfg = self.cfg
+        z, real = self._next_batch()
+        adv_step = self.step - cfg.distill_steps
+        train_g = adv_step >= cfg.d_warmup_steps
+        stats: dict[str, float] = {}
+        if train_g:
+            self.D.requires_grad_(False)
+            fake = self._generate(z)
+            g_adv = F.softplus(-self.D(fake)).mean()
+            anchor = distillation_loss(fake, real, cfg.downsampled_weight)
+            self.opt_G.zero_grad(set_to_none=True)
+            (g_adv + self.anchor_weight() * anchor).backward()
+            self.opt_G.step()
+            self.D.requires_grad_(True)
+            fake = fake.detach()
+            stats.update(g_adv=g_adv.item(), distill=anchor.item())
+        else:
+            with torch.no_grad():
+                fake = self._generate(z)
+        d_loss = F.softplus(self.D(fake)).mean() + F.softplus(-self.D(real)).mean()
+        self.opt_D.zero_grad(set_to_none=True)
+        d_loss.backward()
+        if adv_step % cfg.r1_interval == 0:
+            real_r1 = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(real_r1).sum(), real_r1, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
+            stats["r1"] = r1.item()
+        self.opt_D.step()
+        stats["d"] = d_loss.item()
+        return stats
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        cfg = self.cfg
+        nimg = (self.step + 1) * cfg.batch
+        ema_nimg = min(cfg.ema_kimg * 1000, nimg * cfg.ema_rampup)
+        beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.copy_(p.lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    def _set_g_hyperparameters(self) -> None:
+        distilling = self.phase() == "distill"
+        for group in self.opt_G.param_groups:
+            group["lr"] = self.cfg.distill_lr if distilling else self.cfg.adv_g_lr
+            group["betas"] = self.cfg.distill_betas if distilling else self.cfg.adv_betas
+
+    # --- loop ---------------------------------------------------------------------------------
+    def run(self, until_step: int | None = None) -> None:
+        cfg = self.cfg
+        until = cfg.total_steps if until_step is None else min(until_step, cfg.total_steps)
+        last_save = time.monotonic()
+        window_start, window_steps, sums = time.monotonic(), 0, {}
+        while self.step < until:
+            t0 = time.monotonic()
+            phase = self.phase()
+            self._set_g_hyperparameters()
+            stats = self.distill_step() if phase == "distill" else self.adversarial_step()
+            self.update_ema()
+            self.step += 1
+            self.seconds += time.monotonic() - t0
+            window_steps += 1
+            for key, value in stats.items():
+                sums[key] = sums.get(key, 0.0) + value
+            if self.step == cfg.distill_steps:
+                self.save_snapshot(self.run_dir / DISTILLED_NAME)
+            if self.step % cfg.log_every == 0 or self.step == until:
+                elapsed = time.monotonic() - window_start
+                self.log_json({"step": self.step, "phase": phase,
+                               **{k: round(v / window_steps, 5) for k, v in sums.items()},
+                               "s_per_step": round(elapsed / window_steps, 4),
+                               "train_hours": round(self.seconds / 3600, 3)})
+                window_start, window_steps, sums = time.monotonic(), 0, {}
+            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+                self.save_checkpoint()
+                last_save = time.monotonic()
+        self.save_checkpoint()
+
+    # --- persistence --------------------------------------------------------------------------
+    def log_json(self, record: dict) -> None:
+        line = json.dumps(record)
+        with open(self.run_dir / LOG_NAME, "a") as f:
+            f.write(line + "\n")
+        self._print(line)
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "phase": self.phase(), "seconds": self.seconds,
+                "train_config": json.dumps(self.cfg.to_json_dict()),
+                "model_config": json.dumps(self.model_cfg.to_json_dict()),
+                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                "torch_rng": torch.get_rng_state(), "data_rng": self.data_rng.get_state()}
+
+    def save_checkpoint(self) -> Path:
+        """Write atomically (temp file + rename) so an interrupted save never loses the previous one."""
+        path = self.run_dir / CHECKPOINT_NAME
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def save_snapshot(self, path: Path) -> None:
+        """G_ema and D only, e.g. the end of distillation, kept in case fine-tuning goes wrong."""
+        torch.save({"step": self.step, "seconds": self.seconds, "model_config": json.dumps(self.model_cfg.to_json_dict()),
+                    "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict()}, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved_model_cfg = json.loads(state["model_config"])
+        if saved_model_cfg != self.model_cfg.to_json_dict():
+            raise ValueError(f"checkpoint {path} was made for a different architecture: {saved_model_cfg}")
+        saved_cfg = json.loads(state["train_config"])
+        if saved_cfg["seed"] != self.cfg.seed or saved_cfg["batch"] != self.cfg.batch:
+            raise ValueError(f"checkpoint {path} was made with seed {saved_cfg['seed']} and batch "
+                             f"{saved_cfg['batch']}; start a new run name to change them")
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        torch.set_rng_state(state["torch_rng"])
+        self.data_rng.set_state(state["data_rng"])
+        self.step = int(state["step"])
+        self.seconds = float(state["seconds"])
+        self._print(f"resumed {path} at step {self.step} ({state['phase']}, {self.seconds / 3600:.2f} h trained)")
+
+
+def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, int, float]:
+    """G_ema, D, step and training seconds from a checkpoint or snapshot file written by the trainer."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model_cfg = StyleGAN2Config.from_json_dict(json.loads(state["model_config"]))
+    G, D = Generator(model_cfg), Discriminator(model_cfg)
+    G.load_state_dict(state["G_ema"])
+    D.load_state_dict(state["D"])
+    return G.eval().requires_grad_(False), D.eval().requires_grad_(False), int(state["step"]), float(state["seconds"])

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Trains the bundled default model (engine/models/default/faces64.safetensors), resumably.
+#
+# Run it again after an interruption: it continues from the checkpoint in
+# ${LATENTDRAG_CACHE:-~/.cache/latentdrag}/training/faces64/ (bit-identically; the teacher wheel and the
+# 50k-sample teacher pool are cached next to it). Progress goes to .../training/faces64/train.log.
+# When the schedule is done, export and evaluate with:
+#   .venv/bin/python -m engine.training export
+#   .venv/bin/python -m engine.training evaluate --out-dir docs
+# Background use that survives logging out:
+#   nohup nice -n 10 scripts/train-default-model.sh > /tmp/train-default-model.out 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m engine.training --cache-dir "${LATENTDRAG_CACHE:-$HOME/.cache/latentdrag}" --threads 2 \
+    run --run-name faces64 --distill-steps 12000 --adv-steps 2000 "$@"
