@@ -90,10 +90,10 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
 
 def read_model_info(path: str | os.PathLike | None = None) -> ModelInfo:
-    """Metadata for listings: header-only for native files; pickles must be parsed in full (no weights kept)."""
+    """Metadata for listings: header-only for native files; pickles are parsed in full but nothing is built."""
     path = _resolve_path(path)
     if detect_format(path) == "safetensors":
         from .native import read_native_info
         return read_native_info(path)
-    from .nvidia_pickle import load_nvidia_pickle
-    return load_nvidia_pickle(path, device="cpu").meta
+    from .nvidia_pickle import read_nvidia_pickle_info
+    return read_nvidia_pickle_info(path)

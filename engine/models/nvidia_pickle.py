@@ -17,7 +17,7 @@ import re
 import struct
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -478,9 +478,16 @@ def _owned_float32(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
 
 
-def load_nvidia_pickle(path: str | os.PathLike, device: str | torch.device = "cpu", *,
-                       max_file_bytes: int = MAX_FILE_BYTES) -> LoadedModel:
-    """Load G_ema (and D when present) from an NVIDIA StyleGAN2 network pickle without running its code."""
+@dataclass
+class ParsedPickle:
+    """A network pickle reduced to a config and (uncopied) tensor views of G_ema and D."""
+    config: StyleGAN2Config
+    g_views: dict[str, torch.Tensor]
+    d_views: dict[str, torch.Tensor] | None
+
+
+def parse_nvidia_pickle(path: str | os.PathLike, *, max_file_bytes: int = MAX_FILE_BYTES) -> ParsedPickle:
+    """Read the pickle safely and resolve the StyleGAN2 config from the networks' attributes and shapes."""
     path = Path(path)
     data = read_network_pickle(path, max_file_bytes=max_file_bytes)
     if isinstance(data, tuple) and len(data) == 3:
@@ -501,14 +508,34 @@ def load_nvidia_pickle(path: str | os.PathLike, device: str | torch.device = "cp
         if D_rec is not None:
             d_views = _state_dict(D_rec, "D.")
             cfg_kwargs.update(_discriminator_config(D_rec, cfg_kwargs["c_dim"]))
-        cfg = StyleGAN2Config(**cfg_kwargs)
+        return ParsedPickle(StyleGAN2Config(**cfg_kwargs), g_views, d_views)
     except ModelFileError as exc:
         raise type(exc)(f"{path}: {exc}") from None
     except ValueError as exc:
         raise ModelFileError(f"{path}: inconsistent network description: {exc}") from None
-    G = build_generator(cfg, {k: _owned_float32(v) for k, v in g_views.items()})
-    D = build_discriminator(cfg, {k: _owned_float32(v) for k, v in d_views.items()}) if d_views else None
-    info = ModelInfo(name=path.stem, architecture="stylegan2", config=cfg,
+
+
+def _pickle_info(path: Path, parsed: ParsedPickle) -> ModelInfo:
+    return ModelInfo(name=path.stem, architecture="stylegan2", config=parsed.config,
                      provenance=f"NVIDIA network pickle {path.name}", source_format="nvidia-pickle",
-                     has_discriminator=D is not None)
-    return LoadedModel(G=G.to(device), D=D.to(device) if D is not None else None, meta=info, path=path)
+                     has_discriminator=parsed.d_views is not None)
+
+
+def read_nvidia_pickle_info(path: str | os.PathLike, *, max_file_bytes: int = MAX_FILE_BYTES) -> ModelInfo:
+    """Metadata only: the file is parsed in full, but no weights are copied and no network is built."""
+    return _pickle_info(Path(path), parse_nvidia_pickle(path, max_file_bytes=max_file_bytes))
+
+
+def load_nvidia_pickle(path: str | os.PathLike, device: str | torch.device = "cpu", *,
+                       max_file_bytes: int = MAX_FILE_BYTES) -> LoadedModel:
+    """Load G_ema (and D when present) from an NVIDIA StyleGAN2 network pickle without running its code."""
+    path = Path(path)
+    parsed = parse_nvidia_pickle(path, max_file_bytes=max_file_bytes)
+    try:
+        G = build_generator(parsed.config, {k: _owned_float32(v) for k, v in parsed.g_views.items()})
+        D = (build_discriminator(parsed.config, {k: _owned_float32(v) for k, v in parsed.d_views.items()})
+             if parsed.d_views is not None else None)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    return LoadedModel(G=G.to(device), D=D.to(device) if D is not None else None, meta=_pickle_info(path, parsed),
+                       path=path)
