@@ -1,0 +1,157 @@
+"""Drag library: input validation, progress/cancellation contract, latent rows, determinism, and
+that the fast preset's point work equals reading the upsampled map (what the published one does)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from drag_fixtures import BlobGenerator, seed_latent, small_generator
+from engine.edit.drag import DragOptions, drag
+from engine.edit.features import sample_features
+
+
+@pytest.fixture(scope="module")
+def G():
+    return small_generator()
+
+
+@pytest.fixture(scope="module")
+def ws(G):
+    return seed_latent(G, 1)
+
+
+def test_point_reads_on_the_small_map_equal_reads_of_the_upsampled_map():
+    features = torch.randn(1, 5, 16, 16, generator=torch.Generator().manual_seed(0))
+    upsampled = F.interpolate(features, size=(64, 64), mode="bilinear", align_corners=False)
+    points = torch.tensor([[0.0, 0.0], [63.0, 63.0], [10.0, 37.0], [5.0, 60.0]])
+    direct = sample_features(features, points, 64)
+    expected = upsampled[0, :, points[:, 1].long(), points[:, 0].long()].T
+    torch.testing.assert_close(direct, expected, rtol=1e-5, atol=1e-5)
+    # Sub-pixel reads interpolate between neighbouring pixels of the image-size map.
+    half = sample_features(upsampled, torch.tensor([[10.5, 37.0]]), 64)
+    torch.testing.assert_close(half[0], (upsampled[0, :, 37, 10] + upsampled[0, :, 37, 11]) / 2)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(handles=[(70.0, 3.0)]), "handles"),
+    (dict(handles=[(float("nan"), 3.0)]), "handles"),
+    (dict(handles=[]), "handles"),
+    (dict(targets=[(1.0, 2.0), (3.0, 4.0)]), "pair up"),
+    (dict(targets=[(1.0, 2.0, 3.0)]), "targets"),
+    (dict(mask=torch.ones(32, 32)), "mask"),
+    (dict(mask=torch.full((64, 64), 2.0)), "mask"),
+    (dict(mask=torch.zeros(64, 64)), "mask"),
+    (dict(ws=torch.zeros(1, 3, 32)), "ws"),
+    (dict(options=DragOptions(method="magic")), "options.method"),
+    (dict(options=DragOptions(preset="slow")), "options.preset"),
+    (dict(options=DragOptions(method="freedrag", preset="published")), "options.preset"),
+    (dict(options=DragOptions(latent_space="z")), "options.latent_space"),
+    (dict(options=DragOptions(optimize_rows=0)), "options.optimize_rows"),
+    (dict(options=DragOptions(max_steps=-1)), "options.max_steps"),
+    (dict(options=DragOptions(preview_every=-2)), "options.preview_every"),
+    (dict(options=DragOptions(lr=0.0)), "options.lr"),
+    (dict(options=DragOptions(r2=float("inf"))), "options.r2"),
+    (dict(options=DragOptions(feature_block="b128")), "options.feature_block"),
+])
+def test_invalid_input_names_the_argument(G, ws, kwargs, field):
+    args = dict(ws=ws, handles=[(10.0, 10.0)], targets=[(20.0, 20.0)], mask=None, options=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        drag(G, args["ws"], args["handles"], args["targets"], mask=args["mask"], options=args["options"])
+
+
+def test_callback_every_step_and_previews_at_cadence(G, ws):
+    seen = []
+    result = drag(G, ws, [(20.0, 20.0)], [(44.0, 40.0)],
+                  options=DragOptions(max_steps=5, preview_every=2, stop_distance=1e-3),
+                  callback=seen.append)
+    assert result.steps == 5 and not result.converged and not result.cancelled
+    assert [p.step for p in seen] == [1, 2, 3, 4, 5]
+    assert [p.preview is not None for p in seen] == [False, True, False, True, False]
+    assert seen[1].preview.shape == (3, 64, 64)
+    # The last preview shows the latent of that step, not the start.
+    assert not torch.equal(seen[3].preview, G.synthesize(ws).image[0])
+    assert seen[-1].handles == result.handles
+    assert seen[-1].max_distance == pytest.approx(((44 - result.handles[0][0]) ** 2
+                                                   + (40 - result.handles[0][1]) ** 2) ** 0.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["draggan", "freedrag"])
+def test_cancel_stops_within_one_step_and_returns_last_state(G, ws, method):
+    cancel = threading.Event()
+    steps_seen = []
+
+    def on_progress(progress):
+        steps_seen.append(progress.step)
+        if progress.step == 2:
+            cancel.set()
+
+    result = drag(G, ws, [(20.0, 20.0)], [(44.0, 40.0)], cancel=cancel, callback=on_progress,
+                  options=DragOptions(method=method, max_steps=50, stop_distance=1e-3))
+    assert result.cancelled and result.steps == 2 and steps_seen == [1, 2]
+    torch.testing.assert_close(result.image, G.synthesize(result.ws).image)
+    assert not torch.equal(result.ws, ws)
+
+
+def test_rows_beyond_optimize_rows_are_held_and_w_mode_shares_one_row(G, ws):
+    k = 3
+    handles, targets = [(20.0, 20.0), (40.0, 30.0)], [(28.0, 26.0), (36.0, 38.0)]
+    plus = drag(G, ws, handles, targets, options=DragOptions(max_steps=3, optimize_rows=k))
+    assert torch.equal(plus.ws[:, k:], ws[:, k:])
+    assert not torch.allclose(plus.ws[:, :k], ws[:, :k])
+    assert not torch.allclose(plus.ws[:, 0], plus.ws[:, 1])  # W+: rows move independently
+    single = drag(G, ws, handles, targets, options=DragOptions(max_steps=3, optimize_rows=k, latent_space="w"))
+    assert torch.equal(single.ws[:, k:], ws[:, k:])
+    assert torch.equal(single.ws[:, 0], single.ws[:, 1]) and torch.equal(single.ws[:, 0], single.ws[:, 2])
+    assert not torch.allclose(single.ws[:, 0], ws[:, 0])
+
+
+@pytest.mark.parametrize("method", ["draggan", "freedrag"])
+def test_two_runs_are_identical(G, ws, method):
+    opts = DragOptions(method=method, max_steps=4, stop_distance=1e-3)
+    first = drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=opts)
+    second = drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=opts)
+    assert torch.equal(first.ws, second.ws) and first.handles == second.handles
+
+
+def test_fast_preset_runs_synthesis_only_to_the_feature_block(G, ws, monkeypatch):
+    calls = []
+    original = G.synthesize
+
+    def recording(*args, **kwargs):
+        calls.append((kwargs.get("feature_block"), kwargs.get("stop_at_features", False)))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(G, "synthesize", recording)
+    drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=DragOptions(max_steps=3, stop_distance=1e-3))
+    assert calls[:-1] == [("b16", True)] * 4  # first features + one forward per step
+    assert calls[-1] == (None, False)  # the final render
+    calls.clear()
+    drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)],
+         options=DragOptions(preset="published", max_steps=3, stop_distance=1e-3))
+    assert calls[:-1] == [("b16", False)] * 4
+
+
+def test_generator_is_left_untouched(G, ws):
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=DragOptions(max_steps=2))
+    assert all(torch.equal(v, before[k]) for k, v in G.state_dict().items())
+    assert all(p.grad is None for p in G.parameters())
+
+
+def test_zero_steps_returns_the_start_image(G, ws):
+    result = drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=DragOptions(max_steps=0))
+    assert result.steps == 0 and not result.converged
+    torch.testing.assert_close(result.image, G.synthesize(ws).image)
+    assert result.handles == [(20.0, 24.0)]
+
+
+def test_works_on_any_generator_with_the_interface_in_w_mode():
+    blob = BlobGenerator([(20.0, 22.0)])
+    result = drag(blob, torch.zeros(1, 4, 8), [(20.0, 22.0)], [(26.0, 22.0)],
+                  options=DragOptions(latent_space="w", optimize_rows=4))
+    assert result.converged
+    assert blob.centres(result.ws)[0, 0].item() == pytest.approx(26.0, abs=1.0)
