@@ -182,7 +182,7 @@ def read_stored_latent(drawable):
     if parasite is None:
         return None
     try:
-        return latent_parasite.decode(bytes(parasite.get_data()))
+        return latent_parasite.decode(latent_parasite.from_parasite_data(parasite.get_data()))
     except latent_parasite.LatentParasiteError:
         return None
 
@@ -192,13 +192,17 @@ def add_result_layer(image, parent, position, name, pixels, stored, offsets):
     layer = Gimp.Layer.new(image, name, pixels.width, pixels.height, Gimp.ImageType.RGBA_IMAGE, 100.0,
                            Gimp.LayerMode.NORMAL)
     image.insert_layer(layer, parent, position)
-    layer.set_offsets(*offsets)
-    buffer = layer.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height), RGBA_FORMAT, pixels.rgba)
-    buffer.flush()
-    layer.update(0, 0, pixels.width, pixels.height)
-    layer.attach_parasite(Gimp.Parasite.new(latent_parasite.PARASITE_NAME, Gimp.PARASITE_PERSISTENT,
-                                            list(latent_parasite.encode(stored))))
+    try:
+        layer.set_offsets(*offsets)
+        buffer = layer.get_buffer()
+        buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height), RGBA_FORMAT, pixels.rgba)
+        buffer.flush()
+        layer.update(0, 0, pixels.width, pixels.height)
+        layer.attach_parasite(Gimp.Parasite.new(latent_parasite.PARASITE_NAME, Gimp.PARASITE_PERSISTENT,
+                                                latent_parasite.to_parasite_data(latent_parasite.encode(stored))))
+    except Exception:
+        image.remove_layer(layer)  # a failed run leaves no half-made layer behind
+        raise
     return layer
 
 

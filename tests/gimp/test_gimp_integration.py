@@ -13,8 +13,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -69,29 +67,17 @@ def model_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def engine_address(model_file, tmp_path_factory):
-    address = f"127.0.0.1:{free_port()}"
-    log = (tmp_path_factory.mktemp("engine") / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--model", str(model_file),
-                               "--listen", address, "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
-                              cwd=REPO)
-    deadline = time.monotonic() + 120
-    with EngineClient(address, timeout=2) as client:
-        while True:
-            try:
-                client.health()
-                break
-            except EngineError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
-                    pytest.fail(f"latentdrag serve did not come up; log: {Path(log.name).read_text()[-2000:]}")
-                time.sleep(0.5)
-    yield address
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    """A real engine (the server behind `latentdrag serve`) on an ephemeral loopback port, started in
+    this process so that inversion can be shortened: these tests are about the plug-in, not about
+    inversion quality, and a full inversion takes minutes on a busy CPU."""
+    from engine.service.config import ServiceConfig
+    from engine.service.server import EngineServer
+    config = ServiceConfig(listen="127.0.0.1:0", device="cpu", model_path=model_file,
+                           lock_path=tmp_path_factory.mktemp("engine") / "engine.lock",
+                           inversion_overrides={"w_steps": 10, "w_plus_steps": 10, "w_avg_samples": 200})
+    server = EngineServer(config).start()
+    yield server.address
+    server.stop(grace=1)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import struct
 import pytest
 
 from latentdrag_gimp_lib.latent_parasite import (MAGIC, LatentParasiteError, StoredLatent, decode, encode,
-                                                 pixels_digest)
+                                                 from_parasite_data, pixels_digest, to_parasite_data)
 
 
 def stored(rgba=b"\x01\x02\x03\xff" * 4):
@@ -49,3 +49,11 @@ def test_missing_latent_payload_is_refused():
     header_end = len(data) - len(stored().exported_latent)
     with pytest.raises(LatentParasiteError, match="no latent"):
         decode(data[:header_end])
+
+
+def test_parasite_data_is_signed_chars_for_gimp_and_round_trips():
+    data = bytes(range(256))
+    values = to_parasite_data(data)
+    assert min(values) == -128 and max(values) == 127
+    assert from_parasite_data(values) == data
+    assert from_parasite_data(list(data)) == data  # unsigned input too

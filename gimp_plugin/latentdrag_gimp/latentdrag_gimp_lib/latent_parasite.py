@@ -75,3 +75,13 @@ def decode(data: bytes) -> StoredLatent:
         raise LatentParasiteError(f'parasite "{PARASITE_NAME}" header has a non-integer revision {revision!r}')
     return StoredLatent(exported_latent=exported, pixels_sha256=digest, session=str(header.get("session", "")),
                         revision=revision, model=str(header.get("model", "")), kind=str(header.get("kind", "")))
+
+
+def to_parasite_data(data: bytes) -> list[int]:
+    """GIMP's Python binding types parasite data as C `char`s, which are signed: -128..127."""
+    return [byte - 256 if byte > 127 else byte for byte in data]
+
+
+def from_parasite_data(values: list[int]) -> bytes:
+    """Inverse of to_parasite_data; also accepts unsigned values."""
+    return bytes(value & 0xFF for value in values)
