@@ -18,22 +18,24 @@ from .stylegan2 import Discriminator, Generator, StyleGAN2Config
 
 
 class _PlaceholderInit(TorchFunctionMode):
-    """Turns `torch.randn` into `torch.empty` and skips scalar scaling of those placeholders.
+    """Turns `torch.randn` into `torch.empty` and skips scalar division of those placeholders
+    (FullyConnectedLayer's `randn / lr_multiplier`).
 
     Safe only because every placeholder is replaced by a file tensor afterwards (strict assign load).
     """
 
-    _SCALINGS = {torch.Tensor.__truediv__, torch.Tensor.div, torch.Tensor.__mul__, torch.Tensor.mul}
+    _SCALINGS = {torch.Tensor.__truediv__, torch.Tensor.div}
 
     def __init__(self) -> None:
         super().__init__()
-        self.placeholders: set[int] = set()
+        # Held (not just their ids) so that no other tensor can reuse a placeholder's id meanwhile.
+        self.placeholders: dict[int, torch.Tensor] = {}
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         if func is torch.randn:
             placeholder = torch.empty(*args, dtype=kwargs.get("dtype"), device=kwargs.get("device"))
-            self.placeholders.add(id(placeholder))
+            self.placeholders[id(placeholder)] = placeholder
             return placeholder
         if func in self._SCALINGS and id(args[0]) in self.placeholders and isinstance(args[1], (int, float)):
             return args[0]

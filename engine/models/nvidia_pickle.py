@@ -11,6 +11,7 @@ omit settings in force such as conv_clamp=256 in stylegan3-repo files) and loade
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import re
@@ -144,7 +145,7 @@ class NumpyArrayRecord:
         shape = tuple(state[1])
         if not all(isinstance(n, int) and n >= 0 for n in shape):
             raise ModelFileError(f"numpy array has invalid shape {shape}")
-        if int(np.prod(shape, dtype=np.int64)) * state[2].to_numpy().itemsize != len(state[4]):
+        if math.prod(shape) * state[2].to_numpy().itemsize != len(state[4]):
             raise ModelFileError(f"numpy array of shape {shape} has {len(state[4])} data bytes")
         self.shape, self.data = shape, state[4]
 
@@ -348,9 +349,12 @@ def read_network_pickle(path: str | os.PathLike, max_file_bytes: int = MAX_FILE_
 
 # --- from records to config + state dict -----------------------------------------------------------
 
-def _collect_state(record: PersistentRecord, prefix: str, out: dict[str, torch.Tensor]) -> None:
+def _collect_state(record: PersistentRecord, prefix: str, out: dict[str, torch.Tensor],
+                   ancestors: tuple[int, ...] = ()) -> None:
     """NVIDIA's state-dict order: own parameters, then persistent buffers, then submodules."""
     record.path = prefix.rstrip(".")
+    if id(record) in ancestors:
+        raise UnsafeModelError(f"{record.where}: module contains itself (cyclic _modules)")
     non_persistent = record.state.get("_non_persistent_buffers_set", set())
     for group in ("_parameters", "_buffers"):
         tensors = record.state.get(group, {})
@@ -365,7 +369,7 @@ def _collect_state(record: PersistentRecord, prefix: str, out: dict[str, torch.T
             out[prefix + name] = tensor
     for name, child in record.children().items():
         if child is not None:
-            _collect_state(child, f"{prefix}{name}.", out)
+            _collect_state(child, f"{prefix}{name}.", out, ancestors + (id(record),))
 
 
 def _state_dict(record: PersistentRecord, prefix: str) -> dict[str, torch.Tensor]:
@@ -511,8 +515,8 @@ def parse_nvidia_pickle(path: str | os.PathLike, *, max_file_bytes: int = MAX_FI
         return ParsedPickle(StyleGAN2Config(**cfg_kwargs), g_views, d_views)
     except ModelFileError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: inconsistent network description: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise ModelFileError(f"{path}: inconsistent network description ({type(exc).__name__}: {exc})") from None
 
 
 def _pickle_info(path: Path, parsed: ParsedPickle) -> ModelInfo:

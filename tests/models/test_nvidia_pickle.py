@@ -242,3 +242,11 @@ def test_loaded_weights_are_independent_of_the_file_buffers(tmp_path, marker):
     first, second = load_nvidia_pickle(path).G, load_nvidia_pickle(path).G
     first.synthesis.b4.const.data.zero_()
     assert torch.equal(second.synthesis.b4.const, G.synthesis.b4.const)
+
+
+def test_cyclic_module_tree_is_refused():
+    from engine.models.nvidia_pickle import PersistentRecord, _state_dict
+    record = PersistentRecord("Generator", {"_modules": OrderedDict()})
+    record.state["_modules"]["loop"] = record
+    with pytest.raises(UnsafeModelError, match="contains itself"):
+        _state_dict(record, "G_ema.")
