@@ -17,7 +17,7 @@ from engine.models.stylegan2 import Generator
 from model_fixtures import assert_same_outputs, make_networks, reference_outputs
 from nvidia_layout import (NUMPY_DTYPE, REBUILD_TENSOR, FakeGlobal, NumpyScalars,
                            PickleStyle, RawStream, Reduce, TensorLayout, legacy_storage_stream, module_node,
-                           numpy_array_node, snapshot, write_pickle, write_snapshot)
+                           numpy_array_node, snapshot, tensor_node, write_pickle, write_snapshot)
 
 
 @pytest.fixture
@@ -250,3 +250,22 @@ def test_cyclic_module_tree_is_refused():
     record.state["_modules"]["loop"] = record
     with pytest.raises(UnsafeModelError, match="contains itself"):
         _state_dict(record, "G_ema.")
+
+
+def test_non_persistent_buffers_none_entries_and_parameters_with_state(tmp_path, marker, networks):
+    """Skipped: None parameters and non-persistent buffers; accepted: `_rebuild_parameter_with_state`."""
+    G, D = networks
+    top = snapshot(G, D, None, PickleStyle(), marker)
+    mapping_state = top["G_ema"].args[0]["state"]["_modules"]["mapping"].args[0]["state"]
+    mapping_state["_buffers"]["scratch"] = tensor_node(torch.ones(3))
+    mapping_state["_non_persistent_buffers_set"] = {"scratch"}
+    mapping_state["_parameters"]["unused"] = None
+    fc0_params = mapping_state["_modules"]["fc0"].args[0]["state"]["_parameters"]
+    plain = fc0_params["weight"]
+    fc0_params["weight"] = Reduce(FakeGlobal("torch._utils", "_rebuild_parameter_with_state"),
+                                  (plain.args[0], False, OrderedDict(), {"_is_param": True}))
+    loaded = load_model_file(write_pickle(tmp_path / "n.pkl", top), device="cpu")
+    assert_same_outputs(reference_outputs(G, D), reference_outputs(loaded.G, loaded.D))
+    mapping_state["_non_persistent_buffers_set"] = set()
+    with pytest.raises(ModelFileError, match="scratch"):
+        load_model_file(write_pickle(tmp_path / "p.pkl", top), device="cpu")
