@@ -5,7 +5,9 @@ Run `run` again with the same arguments to resume: it finds the checkpoint in th
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ from .train import CHECKPOINT_NAME, Trainer, TrainConfig
 DEFAULT_CACHE = Path("~/.cache/latentdrag")
 DEFAULT_POOL_SIZE = 50_000
 POOL_SEED = 0
+LOCK_NAME = ".lock"
 
 
 def run_dir(args: argparse.Namespace) -> Path:
@@ -43,11 +46,20 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    trainer = Trainer(run_dir(args), open_pool(args), train_config(args))
-    trainer.log_json({"event": "start", "step": trainer.step, "threads": torch.get_num_threads(),
-                      "config": trainer.cfg.to_json_dict()})
-    trainer.run(args.until_step)
-    trainer.log_json({"event": "stop", "step": trainer.step, "train_hours": round(trainer.seconds / 3600, 3)})
+    directory = run_dir(args)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_NAME, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another training process is using {directory}") from None
+        trainer = Trainer(directory, open_pool(args), train_config(args))
+        # A plain kill (SIGTERM) finishes the current step and checkpoints before exiting.
+        signal.signal(signal.SIGTERM, lambda signum, frame: trainer.request_stop())
+        trainer.log_json({"event": "start", "step": trainer.step, "threads": torch.get_num_threads(),
+                          "config": trainer.cfg.to_json_dict()})
+        trainer.run(args.until_step)
+        trainer.log_json({"event": "stop", "step": trainer.step, "train_hours": round(trainer.seconds / 3600, 3)})
     return 0
 
 

@@ -107,6 +107,7 @@ class Trainer:
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.seconds = 0.0          # training wall time over all sessions
+        self._stop_requested = False
         if (self.run_dir / CHECKPOINT_NAME).exists():
             self.load_checkpoint(self.run_dir / CHECKPOINT_NAME)
 
@@ -189,12 +190,16 @@ class Trainer:
             group["betas"] = self.cfg.distill_betas if distilling else self.cfg.adv_betas
 
     # --- loop ---------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Make `run` checkpoint and return after the current step (safe from a signal handler)."""
+        self._stop_requested = True
+
     def run(self, until_step: int | None = None) -> None:
         cfg = self.cfg
         until = cfg.total_steps if until_step is None else min(until_step, cfg.total_steps)
         last_save = time.monotonic()
         window_start, window_steps, sums = time.monotonic(), 0, {}
-        while self.step < until:
+        while self.step < until and not self._stop_requested:
             t0 = time.monotonic()
             phase = self.phase()
             self._set_g_hyperparameters()

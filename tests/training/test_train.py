@@ -100,3 +100,11 @@ def test_export_loads_through_the_public_loader(tmp_path, tiny_pool):
     assert step == 3
     assert np.isclose(out.stat().st_size / 4, sum(t.numel() for t in [*loaded_G.state_dict().values(),
                                                                      *loaded_D.state_dict().values()]), rtol=0.05)
+
+
+def test_stop_request_checkpoints_and_the_next_run_resumes_there(tmp_path, tiny_pool):
+    trainer = make_trainer(tmp_path, tiny_pool)
+    trainer.log_json = lambda record: trainer.request_stop() if record.get("step") == 3 else None
+    trainer.run()                          # log_every=1: the stop arrives while logging step 3
+    assert trainer.step == 3
+    assert make_trainer(tmp_path, tiny_pool).step == 3
