@@ -246,14 +246,17 @@ def _optimise(stage: str, run: _Run, variables: list[torch.Tensor], base_lr: flo
 
 
 def project_w(generator, loss_fn: Callable[[torch.Tensor], torch.Tensor], settings: InversionSettings,
-              run: _Run, noise: list[torch.Tensor], w_mean: torch.Tensor, w_spread: float) -> torch.Tensor:
+              run: _Run, noise: list[torch.Tensor], w_mean: torch.Tensor, w_spread: float,
+              seed: int = 0) -> torch.Tensor:
     """W projection; returns ws `[1, num_ws, w_dim]` (one w repeated)."""
     w = w_mean.detach().clone()[None, None].requires_grad_(True)
     steps = settings.w_steps
+    jitter_source = torch.Generator().manual_seed(seed)
 
     def step_loss(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         fade = max(0.0, 1 - step / (steps * settings.latent_noise_length)) ** 2
-        jitter = torch.randn_like(w) * (w_spread * settings.latent_noise * fade)
+        jitter = torch.randn(w.shape, generator=jitter_source).to(w.device) \
+            * (w_spread * settings.latent_noise * fade)
         image = _render(generator, (w + jitter).repeat(1, generator.num_ws, 1))
         return loss_fn(image), image
 
@@ -349,7 +352,6 @@ def invert(generator, target: torch.Tensor, preset: str = "fast",
         raise ValueError(f"preview_every must be >= 0, got {preview_every}")
     target = _check_target(generator, target)
     started = time.perf_counter()
-    torch.manual_seed(seed)
     run = _Run(target, settings.w_steps + settings.w_plus_steps + settings.pti_steps, callback, cancel,
                preview_every)
     loss_fn = ReconstructionLoss(target, settings, discriminator, lpips)
@@ -367,7 +369,7 @@ def invert(generator, target: torch.Tensor, preset: str = "fast",
 
     if settings.w_steps and not run.cancelled:
         t0, s0 = time.perf_counter(), run.step
-        ws = project_w(working, loss_fn, settings, run, noise, w_mean, w_spread)
+        ws = project_w(working, loss_fn, settings, run, noise, w_mean, w_spread, seed)
         finish_stage("w", run.step - s0, t0, working, ws)
     if settings.w_plus_steps and not run.cancelled:
         t0, s0 = time.perf_counter(), run.step

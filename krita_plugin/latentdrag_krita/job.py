@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from .geometry import DragPair, check_inside
 from .latent_store import Box, LatentRecord
-from .pixels import Mask
+from .pixels import Mask, restrict_to_selection
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 METHODS = {"DragGAN": "draggan", "FreeDrag": "freedrag"}
@@ -122,6 +122,8 @@ def _open_session(client, client_module, job: DragJob, on_progress: ProgressCall
     if usable:
         try:
             return client.create_session_from_latent(stored.blob, layer=layer, result_format="raw").session, True
+        except ValueError:
+            pass  # the client cannot parse the stored blob: invert instead
         except client_module.EngineError as error:
             if error.code not in _STALE_LATENT_CODES:
                 raise
@@ -165,9 +167,12 @@ def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback,
         composite = outcome.composite
         if composite is None or (composite.width, composite.height) != (job.width, job.height):
             raise client_module.EngineError("INTERNAL", "the engine returned no result at the layer's size")
+        rgba = bytes(composite.data)
+        if mask is not None:
+            rgba = restrict_to_selection(job.rgba, rgba, mask)
         blob = client.export_latent(session.name)
         record = LatentRecord(session.model, blob, outcome.session.region_box, fingerprint="")
-        return DragJobResult(bytes(composite.data), record, outcome.steps, outcome.converged, outcome.seconds,
+        return DragJobResult(rgba, record, outcome.steps, outcome.converged, outcome.seconds,
                              reused)
     finally:
         try:

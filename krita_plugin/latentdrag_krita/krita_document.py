@@ -67,6 +67,16 @@ def _index_of(nodes: list, node) -> int:
     return next(i for i, candidate in enumerate(nodes) if candidate.uniqueId() == wanted)
 
 
+def typed_node(node):
+    """The same node as its specific wrapper (e.g. VectorLayer with `shapes()`): `activeNode()` returns a
+    plain Node, while `childNodes()` returns typed wrappers."""
+    parent = node.parentNode()
+    if parent is None:
+        return node
+    siblings = parent.childNodes()
+    return siblings[_index_of(siblings, node)]
+
+
 def _is_points_layer(node) -> bool:
     return node.type() == "vectorlayer" and node.name().startswith(DRAG_POINTS_LAYER)
 
@@ -80,6 +90,7 @@ def find_source_and_points(doc):
     active = doc.activeNode()
     if active is None:
         raise UserError("Select the layer to edit in the Layers docker.")
+    active = typed_node(active)
     if _is_points_layer(active):
         points = active
         siblings = active.parentNode().childNodes()

@@ -1,7 +1,9 @@
-"""Makes the plugin package importable in plain pytest (its Krita-only modules are never imported here)."""
+"""Makes the plugin package (its pure modules; the Krita-only ones are never imported here) and the
+shared `tests.support` helpers importable in plain pytest."""
 import sys
 from pathlib import Path
 
-PLUGIN_ROOT = Path(__file__).resolve().parents[2] / "krita_plugin"
-if str(PLUGIN_ROOT) not in sys.path:
-    sys.path.insert(0, str(PLUGIN_ROOT))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+for folder in (REPO_ROOT / "krita_plugin", REPO_ROOT):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))

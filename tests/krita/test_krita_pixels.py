@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from latentdrag_krita.pixels import (LayerFormat, PixelFormatError, check_format, layer_to_rgba8, rgba8_to_layer,
-                                     selection_to_mask)
+from latentdrag_krita.pixels import (LayerFormat, PixelFormatError, check_format, layer_to_rgba8, restrict_to_selection,
+                                     rgba8_to_layer, selection_to_mask)
 
 U8 = LayerFormat("RGBA", "U8")
 U16 = LayerFormat("RGBA", "U16")
@@ -65,3 +65,25 @@ def test_selection_mask_box_is_the_tight_box_of_selected_pixels():
 def test_selection_covering_everything_and_nothing():
     assert selection_to_mask(b"\xff" * 12, 4, 3).box == (0, 0, 4, 3)
     assert selection_to_mask(bytes(12), 4, 3) is None
+
+
+def test_restrict_to_selection_keeps_unselected_pixels_bit_identical_and_blends_soft_edges():
+    width, height = 5, 2
+    source = bytes(range(40))
+    result = bytes(200 + (i % 50) for i in range(40))
+    coverage = bytes([0, 255, 255, 128, 0,
+                      0, 0, 1, 255, 255])
+    mask = selection_to_mask(coverage, width, height)
+    out = restrict_to_selection(source, result, mask)
+    for pixel, weight in enumerate(coverage):
+        got = out[4 * pixel:4 * pixel + 4]
+        if weight == 0:
+            assert got == source[4 * pixel:4 * pixel + 4]
+        elif weight == 255:
+            assert got == result[4 * pixel:4 * pixel + 4]
+        else:
+            for c in range(4):
+                s, r = source[4 * pixel + c], result[4 * pixel + c]
+                assert got[c] == round((s * (255 - weight) + r * weight) / 255)
+    with pytest.raises(ValueError, match="result pixels"):
+        restrict_to_selection(source, result[:-4], mask)

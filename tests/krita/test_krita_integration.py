@@ -1,0 +1,150 @@
+"""The plugin in real Krita 5 (under Xvfb) against a real `latentdrag serve`.
+
+One Krita session runs all scenarios of `harness/scenarios.py` (a fresh Krita profile takes ~40 s to start
+on a 2-core machine, so it starts once); each test below checks one part of what it recorded.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from krita_runner import krita_missing, run_scenarios
+from tests.support.engine_server import model_for_tests, running_engine
+
+pytestmark = pytest.mark.skipif(krita_missing() is not None, reason=str(krita_missing()))
+
+WIDTH, HEIGHT = 112, 96  # the source PNG: not square, so crop/composite mapping is exercised
+SELECTION = (24, 16, 56, 52)  # x, y, w, h
+LINES = [((44.0, 40.0), (50.0, 42.0)), ((60.0, 50.0), (57.0, 56.0))]
+SAMPLE_LINES = [((80.0, 50.0), (86.0, 48.0))]  # inside the sample placed at (40, 12), 96 px
+MAX_STEPS = 8
+FEW_INVERSION_STEPS = {"w_steps": 4, "w_plus_steps": 4}  # the plugin's path, not the inversion's quality
+
+
+def write_png(path: Path, width: int, height: int, rgba: bytes) -> None:
+    """A minimal RGBA PNG writer (keeps this test independent of Pillow)."""
+    rows = b"".join(b"\x00" + rgba[y * width * 4:(y + 1) * width * 4] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def source_pixels() -> bytes:
+    """A smooth, fully opaque picture with some structure the inversion can fit."""
+    pixels = bytearray()
+    for y in range(HEIGHT):
+        for x in range(WIDTH):
+            inside = (x - 52) ** 2 + (y - 46) ** 2 < 24 ** 2
+            pixels += bytes(((x * 2) % 256, (y * 2 + 40) % 256, 200 if inside else 60, 255))
+    return bytes(pixels)
+
+
+@pytest.fixture(scope="module")
+def krita_session(tmp_path_factory):
+    root = tmp_path_factory.mktemp("krita")
+    source_png = root / "source.png"
+    write_png(source_png, WIDTH, HEIGHT, source_pixels())
+    model = model_for_tests(root)
+    with running_engine(model, root, inversion_overrides=FEW_INVERSION_STEPS) as address:
+        config = {"source_png": str(source_png), "address": address, "dead_address": "127.0.0.1:9",
+                  "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
+                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "no_engine"]}
+        code, results, log = run_scenarios(root / "session", config, timeout=540)
+    assert code == 0 and results.get("docker_found"), f"Krita exited {code}; log tail:\n{log}"
+    return results, root / "session" / "out"
+
+
+def scenario(krita_session, name: str) -> dict:
+    results, _ = krita_session
+    record = results.get(name, {})
+    assert "exception" not in record, record["exception"]
+    return record
+
+
+def read_rgba(out: Path, name: str) -> bytes:
+    data = (out / name).read_bytes()
+    assert len(data) == WIDTH * HEIGHT * 4
+    return data
+
+
+def test_lines_on_the_vector_layer_are_read_back_in_pixels(krita_session):
+    drag = scenario(krita_session, "drag")
+    assert drag["points_layer"][:2] == ["Drag points", "vectorlayer"]
+    read = [coordinate for pair in drag["pairs_read"] for point in pair for coordinate in point]
+    drawn = [coordinate for pair in LINES for point in pair for coordinate in point]
+    assert read == pytest.approx(drawn, abs=0.01)
+
+
+def test_drag_adds_a_layer_above_the_source_that_changes_only_inside_the_selection(krita_session):
+    drag = scenario(krita_session, "drag")
+    _, out = krita_session
+    assert drag["finished"] and drag["error"] == "", drag
+    assert drag["connection"].startswith("Connected")
+    assert drag["names_before"] == ["Background", "Drag points"]
+    # The result sits directly above the source; the drag-points layer is kept; the preview layer is gone.
+    assert drag["names_after"] == ["Background", "Latent Drag 1 · 2 points", "Drag points"]
+    before = read_rgba(out, "drag_source_before.rgba")
+    assert read_rgba(out, "drag_source_after.rgba") == before, "the source layer was modified"
+    result = read_rgba(out, "drag_result.rgba")
+    x0, y0, w, h = SELECTION
+    changed_inside = changed_outside = 0
+    for y in range(HEIGHT):
+        for x in range(WIDTH):
+            offset = 4 * (y * WIDTH + x)
+            differs = result[offset:offset + 4] != before[offset:offset + 4]
+            if x0 <= x < x0 + w and y0 <= y < y0 + h:
+                changed_inside += differs
+            else:
+                changed_outside += differs
+    assert changed_outside == 0
+    assert changed_inside > 0.05 * w * h
+
+
+def test_progress_preview_and_status_while_dragging(krita_session):
+    drag = scenario(krita_session, "drag")
+    stages = [step[0] for step in drag["progress"]]
+    assert stages[-1] == "dragging" and drag["progress"][-1][2] == MAX_STEPS
+    assert drag["previews_seen"] > 0
+    assert drag["status"].startswith("Latent Drag 1 · 2 points:") and "inverted the layer" in drag["status"]
+
+
+def test_one_undo_removes_the_result_and_keeps_everything_else(krita_session):
+    drag = scenario(krita_session, "drag")
+    assert drag["names_after_undo"] == ["Background", "Drag points"]
+
+
+def test_docker_screenshot_is_saved(krita_session):
+    _, out = krita_session
+    png = (out / "docker.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    width, height = struct.unpack(">II", png[16:24])
+    assert width > 150 and height > 300
+
+
+def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(krita_session):
+    sample = scenario(krita_session, "sample")
+    assert sample["sample_finished"] and sample["sample_error"] == ""
+    assert sample["sample_layer"] == ["Latent sample 1 · seed 7, ψ 0.7", [40, 12, 96, 96]]
+    assert "latentdrag-latents" in sample["annotations"]
+    assert sample["finished"] and sample["error"] == "", sample
+    assert "reused the stored latent" in sample["status"]
+    assert sample["names_after"] == ["Latent sample 1 · seed 7, ψ 0.7", "Latent Drag 1 · 1 point", "Drag points"]
+    assert sample["saved"]
+    assert sample["stored_after_reopen"] == 2
+    assert sample["result_latent_found_after_reopen"]
+
+
+def test_without_an_engine_the_docker_shows_the_serve_command_and_adds_no_layer(krita_session):
+    dead = scenario(krita_session, "no_engine")
+    hint = "latentdrag serve --listen 127.0.0.1:9"
+    assert hint in dead["connection"]
+    assert dead["finished"]
+    assert hint in dead["error"] and dead["docker_error"] == dead["error"]
+    assert dead["names_after"] == dead["names_before"] == ["Background", "Drag points"]

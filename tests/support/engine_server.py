@@ -1,0 +1,44 @@
+"""A real engine (the service's EngineServer, as `latentdrag serve` runs it) on a free loopback port, in the
+test process, for tests that drive an editor against it. Tests can shorten the inversion so that a
+photo-layer drag fits the suite's time budget on a 2-core CPU."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLED_MODEL = REPO / "engine" / "models" / "default" / "faces64.safetensors"
+
+
+def model_for_tests(folder: Path) -> Path:
+    """The bundled model once it is trained, else a small random-weight model with the same code paths."""
+    if BUNDLED_MODEL.is_file():
+        return BUNDLED_MODEL
+    import torch
+
+    from engine.models import Generator, StyleGAN2Config
+    from engine.models.native import save_native
+    config = StyleGAN2Config(img_resolution=64, channels={4: 32, 8: 32, 16: 16, 32: 16, 64: 8}, z_dim=32,
+                             w_dim=32, mapping_layers=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        generator = Generator(config).eval()
+    path = folder / "tiny64.safetensors"
+    save_native(path, generator, name="tiny64", description="random weights for editor tests")
+    return path
+
+
+@contextlib.contextmanager
+def running_engine(model_file: Path, work_dir: Path, inversion_overrides: dict | None = None) -> Iterator[str]:
+    """Serve `model_file` on 127.0.0.1 (free port) on the CPU; yields the address, stops afterwards."""
+    from engine.service.config import ServiceConfig
+    from engine.service.server import EngineServer
+    config = ServiceConfig(listen="127.0.0.1:0", device="cpu", model_path=model_file,
+                           inversion_overrides=dict(inversion_overrides or {}), lock_path=work_dir / "engine.lock",
+                           directions_cache_dir=work_dir / "directions")
+    server = EngineServer(config).start()
+    try:
+        yield server.address
+    finally:
+        server.stop(grace=1)
