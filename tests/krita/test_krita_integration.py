@@ -135,7 +135,8 @@ def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(k
     assert "latentdrag-latents" in sample["annotations"]
     assert sample["finished"] and sample["error"] == "", sample
     assert "reused the stored latent" in sample["status"]
-    assert sample["names_after"] == ["Latent sample 1 · seed 7, ψ 0.7", "Latent Drag 1 · 1 point", "Drag points"]
+    assert sample["names_after"] == ["Background", "Latent sample 1 · seed 7, ψ 0.7", "Latent Drag 1 · 1 point",
+                                     "Drag points"]
     assert sample["saved"]
     assert sample["stored_after_reopen"] == 2
     assert sample["result_latent_found_after_reopen"]

@@ -116,6 +116,8 @@ def run_and_wait(docker, controller, record: dict) -> None:
         from latentdrag_krita.naming import PREVIEW_LAYER
         if PREVIEW_LAYER in names(Krita.instance().activeDocument()):
             seen_preview.append(progress.step)
+        if progress.stage == "dragging" and progress.step == CONFIG["max_steps"] // 2:
+            docker.grab().save(str(OUT / "docker_running.png"))
 
     controller.progress.connect(on_progress)
     started = time.monotonic()
