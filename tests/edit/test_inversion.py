@@ -15,14 +15,7 @@ from engine.models import Discriminator, StyleGAN2Config
 
 QUICK = dict(w_steps=30, w_plus_steps=30, w_avg_samples=256)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batch-1 steps on a tiny model: on a busy 2-core machine two threads ran ~30x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from engine.edit.region import crop_region
 
 FACE_BOX = (145, 15, 305, 175)   # hair to chin of the astronaut, 160×160 layer px
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def astronaut_layer() -> np.ndarray:
