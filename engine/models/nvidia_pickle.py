@@ -47,8 +47,17 @@ _NUMPY_DTYPE_SPECS = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2"
 
 # --- inert stand-ins for the allow-listed globals -------------------------------------------------
 
+class _NoBuild:
+    """Refuses the pickle BUILD opcode, which could otherwise overwrite a stand-in's validated fields
+    (even `__class__`) after construction."""
+
+    def __setstate__(self, state: Any) -> None:
+        if state:
+            raise UnsafeModelError(f"refusing to load: the pickle sets state on a {type(self).__name__}")
+
+
 @dataclass
-class PersistentRecord:
+class PersistentRecord(_NoBuild):
     """What `torch_utils.persistence._reconstruct_persistent_obj(meta)` becomes: the class name and the
     instance `__dict__`. `module_src` is dropped unread."""
     class_name: str
@@ -100,7 +109,7 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     return PersistentRecord(class_name=class_name, state=state)
 
 
-class EasyDictRecord(dict):
+class EasyDictRecord(_NoBuild, dict):
     """Stand-in for `dnnlib.util.EasyDict` (a dict with attribute access; only the items matter here)."""
 
 
@@ -119,6 +128,8 @@ class NumpyDTypeRecord:
         self.byte_order = "<" if state[1] in ("|", "=") else state[1]
 
     def to_numpy(self) -> np.dtype:
+        if self.spec not in _NUMPY_DTYPE_SPECS or self.byte_order not in ("<", ">"):
+            raise UnsafeModelError("numpy dtype stand-in was altered")
         return np.dtype(self.spec).newbyteorder(self.byte_order)
 
 
@@ -211,12 +222,12 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: An
 # --- the embedded legacy torch.save stream of one storage ---------------------------------------
 
 @dataclass
-class StorageRecord:
+class StorageRecord(_NoBuild):
     data: torch.Tensor  # 1-D, aliasing the stream's bytes (read-only; copied once when kept)
 
 
 @dataclass
-class _StorageToken:
+class _StorageToken(_NoBuild):
     dtype: torch.dtype
 
 

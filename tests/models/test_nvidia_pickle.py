@@ -269,3 +269,15 @@ def test_non_persistent_buffers_none_entries_and_parameters_with_state(tmp_path,
     mapping_state["_non_persistent_buffers_set"] = set()
     with pytest.raises(ModelFileError, match="scratch"):
         load_model_file(write_pickle(tmp_path / "p.pkl", top), device="cpu")
+
+
+def test_build_opcode_cannot_rewrite_stand_ins(tmp_path, marker, networks):
+    """BUILD (state after construction) on a persistent record or EasyDict is refused."""
+    G, _ = networks
+    top = snapshot(G, None, None, PickleStyle(), marker)
+    top["G_ema"].state = {"class_name": "Generator", "__class__": None}
+    with pytest.raises(UnsafeModelError, match="sets state on a PersistentRecord"):
+        load_model_file(write_pickle(tmp_path / "b.pkl", top), device="cpu")
+    easy = Reduce(FakeGlobal("dnnlib.util", "EasyDict"), (), state={"spec": "O8"})
+    with pytest.raises(UnsafeModelError, match="sets state on a EasyDictRecord"):
+        load_model_file(write_pickle(tmp_path / "e.pkl", {"training_set_kwargs": easy}), device="cpu")
