@@ -78,9 +78,7 @@ def vendor_grpc(vendor_dir: Path, python_version: str | None = None, platform: s
     if python_version:
         command += ["--python-version", python_version]
     if platform:
-        command += ["--platform", platform]
-    if python_version or platform:
-        command += ["--no-deps"]  # pip refuses dependency resolution for a foreign target
+        command += ["--platform", platform]  # with --only-binary pip still resolves dependencies
     result = subprocess.run(command + GRPC_REQUIREMENTS, capture_output=True, text=True)
     if result.returncode != 0:
         raise PluginInstallError("pip could not vendor grpcio/protobuf: "

@@ -138,7 +138,9 @@ class Controller(QObject):
             return
         info, models = answer
         names = [model.name for model in models]
-        self.connection_changed.emit(True, f"Connected: engine {info.version} on {info.device}", names)
+        default = info.default_model.removeprefix("models/") or "none"
+        self.connection_changed.emit(True, f"Connected: engine {info.version} on {info.device}, default model "
+                                           f"{default}", names)
 
     # ---- drag
 
@@ -446,7 +448,6 @@ class LatentDragDocker(DockWidget):
         if progress.distance is not None:
             text += f", {progress.distance:.1f} px to go"
         self.progress.setFormat(text)
-        self.status.setText(text)
         self.controller.show_preview(progress)
 
     def _on_busy(self, busy: bool) -> None:

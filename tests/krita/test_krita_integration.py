@@ -55,7 +55,7 @@ def krita_session(tmp_path_factory):
     with running_engine(model, root, inversion_overrides=FEW_INVERSION_STEPS) as address:
         config = {"source_png": str(source_png), "address": address, "dead_address": "127.0.0.1:9",
                   "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
-                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "no_engine"]}
+                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "cancel", "no_engine"]}
         code, results, log = run_scenarios(root / "session", config, timeout=540)
     assert code == 0 and results.get("docker_found"), f"Krita exited {code}; log tail:\n{log}"
     return results, root / "session" / "out"
@@ -120,12 +120,14 @@ def test_one_undo_removes_the_result_and_keeps_everything_else(krita_session):
     assert drag["names_after_undo"] == ["Background", "Drag points"]
 
 
-def test_docker_screenshot_is_saved(krita_session):
+def test_docker_screenshots_are_saved(krita_session):
+    """docker.png (after the drag) is the picture in docs/krita-docker.png; docker_running.png is mid-drag."""
     _, out = krita_session
-    png = (out / "docker.png").read_bytes()
-    assert png.startswith(b"\x89PNG")
-    width, height = struct.unpack(">II", png[16:24])
-    assert width > 150 and height > 300
+    for name in ("docker.png", "docker_running.png"):
+        png = (out / name).read_bytes()
+        assert png.startswith(b"\x89PNG")
+        width, height = struct.unpack(">II", png[16:24])
+        assert width > 150 and height > 300
 
 
 def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(krita_session):
@@ -140,6 +142,14 @@ def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(k
     assert sample["saved"]
     assert sample["stored_after_reopen"] == 2
     assert sample["result_latent_found_after_reopen"]
+
+
+def test_cancel_stops_the_drag_and_leaves_the_document_as_it_was(krita_session):
+    cancel = scenario(krita_session, "cancel")
+    assert cancel["finished"] and cancel["cancelled_at"], cancel
+    assert cancel["error"] == "Cancelled; the layer is unchanged."
+    assert cancel["progress"][-1][1] < 2000
+    assert cancel["names_after"] == cancel["names_before"] == ["Background", "Drag points"]
 
 
 def test_without_an_engine_the_docker_shows_the_serve_command_and_adds_no_layer(krita_session):

@@ -116,8 +116,9 @@ def run_and_wait(docker, controller, record: dict) -> None:
         from latentdrag_krita.naming import PREVIEW_LAYER
         if PREVIEW_LAYER in names(Krita.instance().activeDocument()):
             seen_preview.append(progress.step)
-        if progress.stage == "dragging" and progress.step == CONFIG["max_steps"] // 2:
-            docker.grab().save(str(OUT / "docker_running.png"))
+        running_shot = OUT / "docker_running.png"
+        if progress.stage == "dragging" and progress.step == CONFIG["max_steps"] // 2 and not running_shot.exists():
+            docker.grab().save(str(running_shot))
 
     controller.progress.connect(on_progress)
     started = time.monotonic()
@@ -216,6 +217,33 @@ def scenario_sample_and_reuse(docker, controller) -> None:
     if result is not None:
         source = krita_document.read_source(doc, result)
         record["result_latent_found_after_reopen"] = store.lookup(source.layer_id, source.fingerprint) is not None
+    doc.setModified(False)
+    doc.close()
+    pump(0.3)
+
+
+def scenario_cancel(docker, controller) -> None:
+    """Cancel while dragging: the job stops, the preview layer goes, no result layer is added."""
+    record = results.setdefault("cancel", {})
+    doc = open_document(CONFIG["source_png"])
+    docker.points_button.click()
+    pump(0.3)
+    add_lines(doc, points_layer(doc), CONFIG["lines"])
+    connect(docker, CONFIG["address"])
+    docker.steps.setValue(2000)
+    cancelled_at = []
+
+    def cancel_while_dragging(progress) -> None:
+        if progress.stage == "dragging" and progress.step >= 2 and not cancelled_at:
+            cancelled_at.append(progress.step)
+            docker.cancel_button.click()
+
+    controller.progress.connect(cancel_while_dragging)
+    record["names_before"] = names(doc)
+    run_and_wait(docker, controller, record)
+    controller.progress.disconnect(cancel_while_dragging)
+    record["cancelled_at"] = cancelled_at
+    record["names_after"] = names(doc)
     doc.setModified(False)
     doc.close()
     pump(0.3)
