@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from engine.client import EngineClient, EngineError
+from engine.client import EngineClient
 from engine.plugins import gimp_install
+
+from gimp_test_support import start_engine
 
 REPO = Path(__file__).resolve().parents[2]
 CHROOT = Path(os.environ.get("LATENTDRAG_GIMP_CHROOT", REPO / ".cache" / "gimp-chroot"))
@@ -49,33 +50,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    """The bundled model when it has been trained, else a small random one (same code paths)."""
-    if BUNDLED_MODEL.is_file():
-        return BUNDLED_MODEL
-    from engine.models import Generator, StyleGAN2Config
-    from engine.models.native import save_native
-    cfg = StyleGAN2Config(img_resolution=64, channels={4: 32, 8: 32, 16: 16, 32: 16, 64: 8}, z_dim=32, w_dim=32,
-                          mapping_layers=2)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        G = Generator(cfg).eval()
-    path = tmp_path_factory.mktemp("model") / "tiny64.safetensors"
-    save_native(path, G, name="tiny64", description="random weights for the GIMP tests")
-    return path
-
-
-@pytest.fixture(scope="module")
-def engine_address(model_file, tmp_path_factory):
-    """A real engine (the server behind `latentdrag serve`) on an ephemeral loopback port, started in
-    this process so that inversion can be shortened: these tests are about the plug-in, not about
-    inversion quality, and a full inversion takes minutes on a busy CPU."""
-    from engine.service.config import ServiceConfig
-    from engine.service.server import EngineServer
-    config = ServiceConfig(listen="127.0.0.1:0", device="cpu", model_path=model_file,
-                           lock_path=tmp_path_factory.mktemp("engine") / "engine.lock",
-                           inversion_overrides={"w_steps": 10, "w_plus_steps": 10, "w_avg_samples": 200})
-    server = EngineServer(config).start()
+def engine_address(tiny_model_file, tmp_path_factory):
+    """The bundled model when it has been trained (what users get), else the small random one."""
+    model_file = BUNDLED_MODEL if BUNDLED_MODEL.is_file() else tiny_model_file
+    server = start_engine(model_file, tmp_path_factory.mktemp("engine"))
     yield server.address
     server.stop(grace=1)
 
