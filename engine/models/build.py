@@ -7,7 +7,7 @@ costs seconds per process.)
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -42,29 +42,46 @@ class _PlaceholderInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _assign_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+def _keep(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+def _assign_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str,
+                   prepare: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Check every name and shape against the constructed network *before* `prepare` (which may copy)
+    touches any tensor, so a file cannot make us copy more than the network it describes; then assign."""
+    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    missing, unexpected = sorted(expected.keys() - state.keys()), sorted(state.keys() - expected.keys())
+    if missing or unexpected:
+        raise ModelFileError(f"{what} weights do not match the network described by the file: "
+                             f"missing {missing[:8]}, unexpected {unexpected[:8]}")
     for name, tensor in state.items():
+        if tuple(tensor.shape) != expected[name]:
+            raise ModelFileError(f"{what} tensor {name!r} has shape {list(tensor.shape)}, "
+                                 f"expected {list(expected[name])}")
+    prepared = {name: prepare(tensor) for name, tensor in state.items()}
+    for name, tensor in prepared.items():
         if tensor.dtype != torch.float32:
             raise ModelFileError(f"{what} tensor {name!r} has dtype {tensor.dtype}; expected float32")
-    try:
-        module.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())
-        raise ModelFileError(f"{what} weights do not match the network described by the file: {detail}") from exc
+    module.load_state_dict(prepared, strict=True, assign=True)
 
 
-def build_generator(cfg: StyleGAN2Config, state: dict[str, torch.Tensor]) -> Generator:
-    """Generator in eval mode with gradients off (editing code optimises latents, not weights)."""
+def build_generator(cfg: StyleGAN2Config, state: dict[str, torch.Tensor],
+                    prepare: Callable[[torch.Tensor], torch.Tensor] = _keep) -> Generator:
+    """Generator in eval mode with gradients off (editing code optimises latents, not weights).
+
+    `prepare` turns each checked file tensor into the one the network keeps (e.g. an owned copy)."""
     with _PlaceholderInit():
         G = Generator(cfg)
-    _assign_strict(G, state, "generator")
+    _assign_strict(G, state, "generator", prepare)
     return G.eval().requires_grad_(False)
 
 
-def build_discriminator(cfg: StyleGAN2Config, state: dict[str, torch.Tensor]) -> Discriminator:
+def build_discriminator(cfg: StyleGAN2Config, state: dict[str, torch.Tensor],
+                        prepare: Callable[[torch.Tensor], torch.Tensor] = _keep) -> Discriminator:
     if cfg.d_channels is None:
         raise ModelFileError("the file has discriminator weights but no discriminator config (d_channels)")
     with _PlaceholderInit():
         D = Discriminator(cfg)
-    _assign_strict(D, state, "discriminator")
+    _assign_strict(D, state, "discriminator", prepare)
     return D.eval().requires_grad_(False)

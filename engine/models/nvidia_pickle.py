@@ -547,8 +547,8 @@ def load_nvidia_pickle(path: str | os.PathLike, device: str | torch.device = "cp
     path = Path(path)
     parsed = parse_nvidia_pickle(path, max_file_bytes=max_file_bytes)
     try:
-        G = build_generator(parsed.config, {k: _owned_float32(v) for k, v in parsed.g_views.items()})
-        D = (build_discriminator(parsed.config, {k: _owned_float32(v) for k, v in parsed.d_views.items()})
+        G = build_generator(parsed.config, parsed.g_views, prepare=_owned_float32)
+        D = (build_discriminator(parsed.config, parsed.d_views, prepare=_owned_float32)
              if parsed.d_views is not None else None)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None

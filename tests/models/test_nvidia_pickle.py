@@ -281,3 +281,19 @@ def test_build_opcode_cannot_rewrite_stand_ins(tmp_path, marker, networks):
     easy = Reduce(FakeGlobal("dnnlib.util", "EasyDict"), (), state={"spec": "O8"})
     with pytest.raises(UnsafeModelError, match="sets state on a EasyDictRecord"):
         load_model_file(write_pickle(tmp_path / "e.pkl", {"training_set_kwargs": easy}), device="cpu")
+
+
+def test_shapes_are_checked_before_any_copy(tmp_path, marker, networks, monkeypatch):
+    """A G_ema tensor with a huge zero-stride shape is refused without being materialised."""
+    import engine.models.nvidia_pickle as reader
+    G, _ = networks
+    top = snapshot(G, None, None, PickleStyle(), marker)
+    synthesis = top["G_ema"].args[0]["state"]["_modules"]["synthesis"].args[0]["state"]
+    const = synthesis["_modules"]["b4"].args[0]["state"]["_parameters"]
+    storage = const["const"].args[0].args[0]
+    const["const"] = Reduce(REBUILD_TENSOR, (storage, 0, (1 << 14, 1 << 15), (0, 0), False, OrderedDict()))
+    copies = []
+    monkeypatch.setattr(reader, "_owned_float32", lambda t: copies.append(t) or t)
+    with pytest.raises(ModelFileError, match=r"'synthesis.b4.const' has shape \[16384, 32768\], expected"):
+        load_model_file(write_pickle(tmp_path / "big.pkl", top), device="cpu")
+    assert copies == []
