@@ -23,11 +23,8 @@ from PIL import Image
 from engine.client import EngineClient
 from engine.plugins import gimp_install
 
-from gimp_test_support import start_engine
-
 REPO = Path(__file__).resolve().parents[2]
 CHROOT = Path(os.environ.get("LATENTDRAG_GIMP_CHROOT", REPO / ".cache" / "gimp-chroot"))
-BUNDLED_MODEL = REPO / "engine" / "models" / "default" / "faces64.safetensors"
 DRAG = "python-fu-latentdrag-drag"
 SAMPLE = "python-fu-latentdrag-new-sample"
 LAYER_OFFSETS = (20, 10)
@@ -47,15 +44,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def engine_address(tiny_model_file, tmp_path_factory):
-    """The bundled model when it has been trained (what users get), else the small random one."""
-    model_file = BUNDLED_MODEL if BUNDLED_MODEL.is_file() else tiny_model_file
-    server = start_engine(model_file, tmp_path_factory.mktemp("engine"))
-    yield server.address
-    server.stop(grace=1)
 
 
 @pytest.fixture(scope="module")

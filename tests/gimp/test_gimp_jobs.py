@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gimp_test_support import start_engine
 from engine.client import EngineClient
 from latentdrag_gimp_lib import jobs
 from latentdrag_gimp_lib.points import DragPair
@@ -15,11 +14,9 @@ PAIRS = [DragPair((28.0, 32.0), (34.0, 30.0))]
 
 
 @pytest.fixture(scope="module")
-def client(tiny_model_file, tmp_path_factory):
-    server = start_engine(tiny_model_file, tmp_path_factory.mktemp("engine"))
-    with EngineClient(server.address) as engine_client:
+def client(engine_address):
+    with EngineClient(engine_address) as engine_client:
         yield engine_client
-    server.stop(grace=1)
 
 
 def noop_report(text, fraction):
