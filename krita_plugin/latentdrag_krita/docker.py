@@ -78,7 +78,7 @@ class Controller(QObject):
         self.busy = False
         self._cancel = threading.Event()
         self._complete = None  # GUI-thread continuation that turns the worker's result into layers
-        self._preview = None
+        self._live = None  # LiveResultLayer of the running drag
         self._preview_origin = (0, 0)
         self._job_done.connect(self._finish)
         self._probe_done.connect(self._finish_probe)
@@ -168,8 +168,8 @@ class Controller(QObject):
         except (kd.UserError, GeometryError, PixelFormatError, ClientUnavailable, ValueError) as exc:
             self._set_error(str(exc))
             return False
-        self._complete = functools.partial(self._finish_drag, doc, source_node, source, len(pairs))
-        self._preview = kd.PreviewLayer(doc, source_node, source.fmt)
+        self._live = kd.LiveResultLayer(doc, source_node, source)
+        self._complete = functools.partial(self._finish_drag, doc, self._live, len(pairs))
         self._preview_origin = (x, y)
         self._start(self._drag_worker, client_module, job)
         return True
@@ -204,7 +204,7 @@ class Controller(QObject):
 
     def show_preview(self, progress: JobProgress) -> None:
         """Paint a preview frame into the temporary layer (GUI thread)."""
-        if self._preview is None or progress.preview is None or progress.region_box is None:
+        if self._live is None or progress.preview is None or progress.region_box is None:
             return
         try:
             rgba, width, height = kd.decode_image(progress.preview.data)
@@ -213,27 +213,30 @@ class Controller(QObject):
         rx, ry, rw, rh = progress.region_box
         frame = kd.scale_rgba(rgba, width, height, rw, rh)
         origin_x, origin_y = self._preview_origin
-        self._preview.show(frame, (origin_x + rx, origin_y + ry, rw, rh))
+        self._live.show(frame, (origin_x + rx, origin_y + ry, rw, rh))
 
     def _finish(self, result, exc) -> None:
         complete, self._complete = self._complete, None
-        if self._preview is not None:
-            self._preview.remove()
-            self._preview = None
+        live, self._live = self._live, None
         self.busy = False
         self.busy_changed.emit(False)
         if exc is not None:
             self._set_error(_plain_error(exc, self.settings.address))
             self.status.emit("")
-            return
         try:
-            complete(result)
-        except (kd.UserError, PixelFormatError, ValueError) as exc:
-            self._set_error(str(exc))
+            if exc is None:
+                complete(result)
+            elif live is not None:
+                live.discard()
+        except (kd.UserError, PixelFormatError, ValueError) as error:
+            self._set_error(str(error))
+        except RuntimeError as error:  # PyQt: the document or layer was deleted while the job ran
+            log.warning("result dropped: %s", error)
+            self._set_error("The document or layer was closed before the result arrived; nothing was added.")
 
-    def _finish_drag(self, doc, source_node, source: kd.SourceImage, point_count: int, result) -> None:
+    def _finish_drag(self, doc, live: kd.LiveResultLayer, point_count: int, result) -> None:
         name = result_layer_name(kd.layer_names(doc), point_count)
-        node = kd.add_layer_above(doc, source_node, name, result.rgba, source.rect, source.fmt)
+        node = live.finish(name, result.rgba)
         self._remember_latent(doc, node, result.record)
         how = "reused the stored latent" if result.reused_latent else "inverted the layer"
         state = "reached the targets" if result.converged else "stopped at the step limit"

@@ -14,7 +14,8 @@ from PyQt5.QtGui import QImage
 from .geometry import DragPair, ShapeInfo, pairs_from_shapes
 from .latent_store import ANNOTATION_DESCRIPTION, ANNOTATION_TYPE, LatentStore, fingerprint
 from .naming import DRAG_POINTS_LAYER, PREVIEW_LAYER
-from .pixels import LayerFormat, Mask, check_format, layer_to_rgba8, rgba8_to_layer, selection_to_mask
+from .pixels import (LayerFormat, Mask, check_format, clip_box, crop_rgba, layer_to_rgba8, rgba8_to_layer,
+                     selection_to_mask)
 
 Rect = tuple[int, int, int, int]
 
@@ -166,15 +167,6 @@ def _layer_from_rgba(doc, name: str, rgba: bytes, rect: Rect, fmt: LayerFormat):
     return node
 
 
-def add_layer_above(doc, anchor, name: str, rgba: bytes, rect: Rect, fmt: LayerFormat):
-    """A new paint layer with the pixels, directly above `anchor` (one undo step: the pixels are set
-    before the layer joins the image)."""
-    node = _layer_from_rgba(doc, name, rgba, rect, fmt)
-    anchor.parentNode().addChildNode(node, anchor)
-    doc.refreshProjection()
-    return node
-
-
 def document_format(doc) -> LayerFormat:
     """The format new layers get; checked before a job so a refused format costs no engine time."""
     return check_format(doc.colorModel(), doc.colorDepth())
@@ -192,17 +184,43 @@ def add_layer_on_top(doc, name: str, rgba: bytes, rect: Rect, fmt: LayerFormat):
     return node
 
 
-class PreviewLayer:
-    """A temporary layer above the source showing intermediate frames; removed when the job ends."""
+class LiveResultLayer:
+    """The layer that shows preview frames while a drag runs and then becomes the result.
 
-    def __init__(self, doc, anchor, fmt: LayerFormat) -> None:
+    Adding a layer is an undo step but writing its pixels or renaming it is not, so reusing the preview
+    layer as the result keeps a successful drag at exactly one undo step. Preview frames are clipped to the
+    source's rectangle, which the final pixels then cover completely.
+    """
+
+    def __init__(self, doc, anchor, source: SourceImage) -> None:
         self._doc = doc
         self._anchor = anchor
-        self._fmt = fmt
+        self._source = source
         self._node = None
 
-    def show(self, rgba: bytes, rect: Rect) -> None:
-        data = QByteArray(rgba8_to_layer(rgba, rect[2], rect[3], self._fmt))
+    def show(self, rgba: bytes, box: Rect) -> None:
+        """A preview frame covering `box` (document pixels); the part outside the source is dropped."""
+        clipped = clip_box(box, self._source.rect)
+        if clipped is None:
+            return
+        frame = crop_rgba(rgba, box[2], box[3], (clipped[0] - box[0], clipped[1] - box[1], clipped[2], clipped[3]))
+        self._write(frame, clipped)
+
+    def finish(self, name: str, rgba: bytes):
+        """The final pixels over the source's rectangle, under the result's name; returns the node."""
+        self._write(rgba, self._source.rect)
+        self._node.setName(name)
+        self._doc.refreshProjection()
+        return self._node
+
+    def discard(self) -> None:
+        if self._node is not None:
+            self._node.remove()
+            self._node = None
+            self._doc.refreshProjection()
+
+    def _write(self, rgba: bytes, rect: Rect) -> None:
+        data = QByteArray(rgba8_to_layer(rgba, rect[2], rect[3], self._source.fmt))
         if self._node is None:
             self._node = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
             self._node.setPixelData(data, *rect)
@@ -210,12 +228,6 @@ class PreviewLayer:
         else:
             self._node.setPixelData(data, *rect)
         self._doc.refreshProjection()
-
-    def remove(self) -> None:
-        if self._node is not None:
-            self._node.remove()
-            self._node = None
-            self._doc.refreshProjection()
 
 
 def decode_image(data: bytes) -> tuple[bytes, int, int]:

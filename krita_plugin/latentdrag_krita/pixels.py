@@ -110,6 +110,25 @@ def selection_to_mask(selection: bytes, width: int, height: int) -> Mask | None:
     return Mask(data, width, height, (left, top, right - left, bottom - top))
 
 
+def clip_box(box: tuple[int, int, int, int], bounds: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """The part of `box` inside `bounds` (both x, y, w, h), or None when they do not overlap."""
+    left, top = max(box[0], bounds[0]), max(box[1], bounds[1])
+    right = min(box[0] + box[2], bounds[0] + bounds[2])
+    bottom = min(box[1] + box[3], bounds[1] + bounds[3])
+    if right <= left or bottom <= top:
+        return None
+    return (left, top, right - left, bottom - top)
+
+
+def crop_rgba(rgba: bytes, width: int, height: int, box: tuple[int, int, int, int]) -> bytes:
+    """The pixels of `box` (x, y, w, h, inside the image) from RGBA U8 rows."""
+    _check_size(rgba, width, height, 4, "image pixels")
+    x, y, w, h = box
+    if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > width or y + h > height:
+        raise ValueError(f"crop box {box} is not inside the {width} x {height} image")
+    return b"".join(rgba[4 * ((y + row) * width + x):4 * ((y + row) * width + x + w)] for row in range(h))
+
+
 _RUNS = re.compile(rb"\x00+|\xff+|[\x01-\xfe]+")
 
 

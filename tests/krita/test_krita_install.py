@@ -1,21 +1,18 @@
 """`latentdrag install-plugin krita` / `package-plugin krita`: files, kritarc, zip, vendored client."""
-import argparse
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from engine.cli import CliError, plugins_cmd
+from engine.cli import main
 from engine.plugins import krita_install
 from engine.plugins.krita_install import enable_in_kritarc
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    plugins_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    """The real `latentdrag` entry point (so the subcommands' registration is tested too)."""
+    return main(list(argv))
 
 
 def test_enable_adds_section_or_key_and_keeps_everything_else():
@@ -52,14 +49,16 @@ def test_symlink_install_points_into_the_checkout(tmp_path):
     result = krita_install.install(tmp_path / "krita", tmp_path / "kritarc", symlink=True)
     assert result.plugin_dir.is_symlink()
     assert result.plugin_dir.resolve() == krita_install.PLUGIN_SOURCE / "latentdrag_krita"
-    with pytest.raises(CliError, match="drop --symlink"):
-        run_cli("install-plugin", "krita", "--profile", str(tmp_path / "k2"), "--kritarc", str(tmp_path / "rc"),
-                "--symlink", "--vendor-grpc")
 
 
-def test_platform_options_need_vendor_grpc(tmp_path):
-    with pytest.raises(CliError, match="only apply with --vendor-grpc"):
-        run_cli("package-plugin", "krita", "-o", str(tmp_path / "x.zip"), "--platform", "win_amd64")
+def test_user_errors_are_one_line_messages(tmp_path, capsys):
+    assert run_cli("install-plugin", "krita", "--profile", str(tmp_path / "k2"), "--kritarc", str(tmp_path / "rc"),
+                   "--symlink", "--vendor-grpc") == 1
+    assert "error: --vendor-grpc needs a copied install; drop --symlink" in capsys.readouterr().err
+    assert run_cli("package-plugin", "krita", "-o", str(tmp_path / "x.zip"), "--platform", "win_amd64") == 1
+    assert "only apply with --vendor-grpc" in capsys.readouterr().err
+    assert run_cli("package-plugin", "krita", "-o", str(tmp_path / "x.tar")) == 1
+    assert "must be a .zip" in capsys.readouterr().err
 
 
 def test_package_is_a_zip_krita_can_import(tmp_path):
@@ -70,8 +69,6 @@ def test_package_is_a_zip_krita_can_import(tmp_path):
     assert "latentdrag_krita/__init__.py" in names
     assert "latentdrag_krita/vendor/engine/client/_gen/latentdrag/v1/engine_pb2.py" in names
     assert not [name for name in names if "__pycache__" in name or name.startswith("/")]
-    with pytest.raises(CliError, match=r"must be a \.zip"):
-        run_cli("package-plugin", "krita", "-o", str(tmp_path / "x.tar"))
 
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")

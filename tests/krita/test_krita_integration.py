@@ -118,6 +118,8 @@ def test_progress_preview_and_status_while_dragging(krita_session):
 def test_one_undo_removes_the_result_and_keeps_everything_else(krita_session):
     drag = scenario(krita_session, "drag")
     assert drag["names_after_undo"] == ["Background", "Drag points"]
+    # The temporary preview layer left no step behind: undoing further never brings it back.
+    assert "Latent Drag preview" not in drag["names_after_second_undo"]
 
 
 def test_docker_screenshots_are_saved(krita_session):

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from latentdrag_krita.pixels import (LayerFormat, PixelFormatError, check_format, layer_to_rgba8, restrict_to_selection,
-                                     rgba8_to_layer, selection_to_mask)
+from latentdrag_krita.pixels import (LayerFormat, PixelFormatError, check_format, clip_box, crop_rgba, layer_to_rgba8,
+                                     restrict_to_selection, rgba8_to_layer, selection_to_mask)
 
 U8 = LayerFormat("RGBA", "U8")
 U16 = LayerFormat("RGBA", "U16")
@@ -87,3 +87,18 @@ def test_restrict_to_selection_keeps_unselected_pixels_bit_identical_and_blends_
                 assert got[c] == round((s * (255 - weight) + r * weight) / 255)
     with pytest.raises(ValueError, match="result pixels"):
         restrict_to_selection(source, result[:-4], mask)
+
+
+def test_clip_box_keeps_the_overlap_only():
+    assert clip_box((-5, -5, 20, 20), (0, 0, 10, 8)) == (0, 0, 10, 8)
+    assert clip_box((4, 3, 20, 2), (0, 0, 10, 8)) == (4, 3, 6, 2)
+    assert clip_box((10, 0, 5, 5), (0, 0, 10, 8)) is None
+
+
+def test_crop_rgba_takes_the_box_rows():
+    width, height = 4, 3
+    image = bytes(range(4 * width * height))
+    crop = crop_rgba(image, width, height, (1, 1, 2, 2))
+    assert crop == image[20:28] + image[36:44]
+    with pytest.raises(ValueError, match="not inside"):
+        crop_rgba(image, width, height, (3, 0, 2, 1))
