@@ -18,6 +18,8 @@ from engine.models.native import save_native
 # tests/edit is on sys.path in pytest's default "prepend" import mode.
 from test_latent_ops import tiny_generator
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: 1 thread is faster
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

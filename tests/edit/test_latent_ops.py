@@ -15,6 +15,8 @@ from engine.edit.latent_files import (DirectionCache, LatentFileError, file_sha2
                                       load_latent, save_direction, save_latent)
 from engine.models import Generator, StyleGAN2Config
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: 1 thread is faster
+
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "engine/models/default/faces64.safetensors"
 
 
