@@ -91,7 +91,7 @@ def untrained_control(G: Generator) -> Generator:
 
 @torch.no_grad()
 def _render(G: Generator, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-    return torch.cat([G(chunk, truncation_psi=psi, noise_mode="const") for chunk in z.split(64)])
+    return torch.cat([G(chunk, truncation_psi=psi, noise_mode="const") for chunk in z.split(64)]).clamp(-1, 1)
 
 
 def evaluate_model(model_path: Path, teacher: nn.Module, out_dir: Path, projection_steps: int = 100,

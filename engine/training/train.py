@@ -107,6 +107,7 @@ class Trainer:
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.seconds = 0.0          # training wall time over all sessions
+        self.cpu_seconds = 0.0      # process CPU time: the fair budget measure on a shared machine
         self._stop_requested = False
         if (self.run_dir / CHECKPOINT_NAME).exists():
             self.load_checkpoint(self.run_dir / CHECKPOINT_NAME)
@@ -200,13 +201,14 @@ class Trainer:
         last_save = time.monotonic()
         window_start, window_steps, sums = time.monotonic(), 0, {}
         while self.step < until and not self._stop_requested:
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), time.process_time()
             phase = self.phase()
             self._set_g_hyperparameters()
             stats = self.distill_step() if phase == "distill" else self.adversarial_step()
             self.update_ema()
             self.step += 1
             self.seconds += time.monotonic() - t0
+            self.cpu_seconds += time.process_time() - cpu0
             window_steps += 1
             for key, value in stats.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -217,7 +219,8 @@ class Trainer:
                 self.log_json({"step": self.step, "phase": phase,
                                **{k: round(v / window_steps, 5) for k, v in sums.items()},
                                "s_per_step": round(elapsed / window_steps, 4),
-                               "train_hours": round(self.seconds / 3600, 3)})
+                               "train_hours": round(self.seconds / 3600, 3),
+                               "cpu_hours": round(self.cpu_seconds / 3600, 3)})
                 window_start, window_steps, sums = time.monotonic(), 0, {}
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 self.save_checkpoint()
@@ -233,6 +236,7 @@ class Trainer:
 
     def state_dict(self) -> dict:
         return {"step": self.step, "phase": self.phase(), "seconds": self.seconds,
+                "cpu_seconds": self.cpu_seconds,
                 "train_config": json.dumps(self.cfg.to_json_dict()),
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
@@ -270,6 +274,8 @@ class Trainer:
         self.data_rng.set_state(state["data_rng"])
         self.step = int(state["step"])
         self.seconds = float(state["seconds"])
+        # Checkpoints from before CPU accounting (the first minutes of the faces64 run) count it as 0.
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self._print(f"resumed {path} at step {self.step} ({state['phase']}, {self.seconds / 3600:.2f} h trained)")
 
 
