@@ -55,7 +55,7 @@ def krita_session(tmp_path_factory):
     with running_engine(model, root, inversion_overrides=FEW_INVERSION_STEPS) as address:
         config = {"source_png": str(source_png), "address": address, "dead_address": "127.0.0.1:9",
                   "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
-                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "cancel", "no_engine"]}
+                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "u16", "cancel", "no_engine"]}
         code, results, log = run_scenarios(root / "session", config, timeout=540)
     assert code == 0 and results.get("docker_found"), f"Krita exited {code}; log tail:\n{log}"
     return results, root / "session" / "out"
@@ -92,19 +92,36 @@ def test_drag_adds_a_layer_above_the_source_that_changes_only_inside_the_selecti
     assert drag["names_after"] == ["Background", "Latent Drag 1 · 2 points", "Drag points"]
     before = read_rgba(out, "drag_source_before.rgba")
     assert read_rgba(out, "drag_source_after.rgba") == before, "the source layer was modified"
-    result = read_rgba(out, "drag_result.rgba")
+    changed_inside, changed_outside = changes_inside_and_outside(before, read_rgba(out, "drag_result.rgba"))
+    assert changed_outside == 0
+    assert changed_inside > 0.05 * SELECTION[2] * SELECTION[3]
+
+
+def changes_inside_and_outside(before: bytes, after: bytes) -> tuple[int, int]:
     x0, y0, w, h = SELECTION
-    changed_inside = changed_outside = 0
+    inside = outside = 0
     for y in range(HEIGHT):
         for x in range(WIDTH):
             offset = 4 * (y * WIDTH + x)
-            differs = result[offset:offset + 4] != before[offset:offset + 4]
-            if x0 <= x < x0 + w and y0 <= y < y0 + h:
-                changed_inside += differs
-            else:
-                changed_outside += differs
-    assert changed_outside == 0
-    assert changed_inside > 0.05 * w * h
+            if after[offset:offset + 4] != before[offset:offset + 4]:
+                if x0 <= x < x0 + w and y0 <= y < y0 + h:
+                    inside += 1
+                else:
+                    outside += 1
+    return inside, outside
+
+
+def test_16_bit_layers_are_converted_both_ways(krita_session):
+    u16 = scenario(krita_session, "u16")
+    _, out = krita_session
+    assert u16["source_depth"] == u16["result_depth"] == "U16"
+    assert u16["finished"] and u16["error"] == "", u16
+    assert u16["names_after"] == ["Background", "Latent Drag 1 · 2 points", "Drag points"]
+    # Krita widens 8-bit values exactly (v * 257); reading them back through the plugin gives the PNG's bytes.
+    source = read_rgba(out, "u16_source.rgba")
+    assert source == source_pixels()
+    inside, outside = changes_inside_and_outside(source, read_rgba(out, "u16_result.rgba"))
+    assert outside == 0 and inside > 0
 
 
 def test_progress_preview_and_status_while_dragging(krita_session):
@@ -141,6 +158,7 @@ def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(k
     assert "reused the stored latent" in sample["status"]
     assert sample["names_after"] == ["Background", "Latent sample 1 · seed 7, ψ 0.7", "Latent Drag 1 · 1 point",
                                      "Drag points"]
+    assert sample["result_bounds"] == [40, 12, 96, 96]  # placed over the sample, not at the canvas origin
     assert sample["saved"]
     assert sample["stored_after_reopen"] == 2
     assert sample["result_latent_found_after_reopen"]

@@ -212,6 +212,10 @@ def scenario_sample_and_reuse(docker, controller) -> None:
     add_lines(doc, points_layer(doc), CONFIG["sample_lines"])
     run_and_wait(docker, controller, record)
     record["names_after"] = names(doc)
+    result = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Latent Drag ")), None)
+    if result is not None:
+        bounds = result.bounds()
+        record["result_bounds"] = [bounds.x(), bounds.y(), bounds.width(), bounds.height()]
     record["saved_again"], doc = reopen(doc, str(OUT / "sample-dragged.kra"))
     from latentdrag_krita import krita_document
     store = krita_document.load_latents(doc)
@@ -220,6 +224,32 @@ def scenario_sample_and_reuse(docker, controller) -> None:
     if result is not None:
         source = krita_document.read_source(doc, result)
         record["result_latent_found_after_reopen"] = store.lookup(source.layer_id, source.fingerprint) is not None
+    doc.setModified(False)
+    doc.close()
+    pump(0.3)
+
+
+def scenario_u16(docker, controller) -> None:
+    """A 16-bit integer document: pixels are converted for the engine and the result written back in U16."""
+    record = results.setdefault("u16", {})
+    doc = open_document(CONFIG["source_png"])
+    doc.setColorSpace("RGBA", "U16", doc.colorProfile())
+    pump(0.5)
+    source = doc.topLevelNodes()[0]
+    record["source_depth"] = source.colorDepth()
+    dump(doc, source, "u16_source.rgba")
+    docker.points_button.click()
+    pump(0.3)
+    add_lines(doc, points_layer(doc), CONFIG["lines"])
+    select(doc, CONFIG["selection"])
+    connect(docker, CONFIG["address"])
+    docker.steps.setValue(CONFIG["max_steps"])
+    run_and_wait(docker, controller, record)
+    record["names_after"] = names(doc)
+    result = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Latent Drag ")), None)
+    if result is not None:
+        record["result_depth"] = result.colorDepth()
+        dump(doc, result, "u16_result.rgba")
     doc.setModified(False)
     doc.close()
     pump(0.3)
