@@ -101,27 +101,32 @@ def run_in_worker(title, work):
     worker = threading.Thread(target=target, name="latentdrag-gimp-worker", daemon=True)
     Gimp.progress_init(title)
     worker.start()
+    determinate = False  # once a fraction is known, the bar stops pulsing until a step without one
     try:
         while worker.is_alive():
             worker.join(PROGRESS_POLL_SECONDS)
             latest = None
             while not updates.empty():
                 latest = updates.get()
-            if latest is None:
+            if latest is not None:
+                text, fraction = latest
+                Gimp.progress_set_text(text)
+                determinate = fraction is not None
+                if determinate:
+                    Gimp.progress_update(fraction)
+            if not determinate:
                 Gimp.progress_pulse()
-                continue
-            text, fraction = latest
-            Gimp.progress_set_text(text)
-            if fraction is None:
-                Gimp.progress_pulse()
-            else:
-                Gimp.progress_update(fraction)
     finally:
         cancel_event.set()  # stops the engine job if this thread is interrupted
         Gimp.progress_end()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def connect(client_module, address):
+    """A client for the engine; LATENTDRAG_TOKEN in GIMP's environment is sent as the bearer token."""
+    return client_module.EngineClient(address, token=os.environ.get("LATENTDRAG_TOKEN") or None)
 
 
 def engine_failure(client_module, exc):
@@ -230,10 +235,7 @@ def drag_layer(procedure, run_mode, image, drawables, config):
     if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
         raise calling_error("select exactly one layer to drag")
     drawable = drawables[0]
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
-            procedure, config, "Latent Drag",
-            ["engine-address", "model", "method", "inversion-preset", "max-steps"]):
-        return None
+    # Everything the user must fix in the image is checked before the dialog asks for settings.
     client_module, jobs = import_client()
     width, height, rgba = read_rgba(drawable)
     pairs = read_pairs(find_drag_path(image, config), drawable, (width, height))
@@ -242,6 +244,10 @@ def drag_layer(procedure, run_mode, image, drawables, config):
     if outside:
         raise calling_error("drag points must lie in the selection (the part that may change): "
                             + "; ".join(outside))
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+            procedure, config, "Latent Drag",
+            ["engine-address", "model", "method", "inversion-preset", "max-steps"]):
+        return None
     settings = jobs.DragSettings(method=config.get_property("method"),
                                  inversion_preset=config.get_property("inversion-preset"),
                                  max_steps=config.get_property("max-steps"), model=config.get_property("model"))
@@ -250,7 +256,7 @@ def drag_layer(procedure, run_mode, image, drawables, config):
     address = config.get_property("engine-address")
 
     def work(report, cancel_event):
-        with client_module.EngineClient(address, token=os.environ.get("LATENTDRAG_TOKEN") or None) as client:
+        with connect(client_module, address) as client:
             return jobs.run_drag_job(client, job, report, cancel_event)
 
     try:
@@ -276,12 +282,12 @@ def new_sample(procedure, run_mode, image, drawables, config):
         return None
     client_module, jobs = import_client()
     seed, psi = config.get_property("seed"), config.get_property("truncation-psi")
-    address = config.get_property("engine-address")
+    address, model = config.get_property("engine-address"), config.get_property("model")
 
     def work(report, cancel_event):
         report(f"Sampling seed {seed}…", None)
-        with client_module.EngineClient(address, token=os.environ.get("LATENTDRAG_TOKEN") or None) as client:
-            return jobs.run_sample_job(client, seed, psi, config.get_property("model"))
+        with connect(client_module, address) as client:
+            return jobs.run_sample_job(client, seed, psi, model)
 
     try:
         result = run_in_worker("Latent Drag: New sample", work)
