@@ -140,9 +140,10 @@ def test_one_undo_removes_the_result_and_keeps_everything_else(krita_session):
 
 
 def test_docker_screenshots_are_saved(krita_session):
-    """docker.png (after the drag) is the picture in docs/krita-docker.png; docker_running.png is mid-drag."""
+    """docker.png (after the drag) is the picture in docs/krita-docker.png; docker_running.png is mid-drag,
+    window.png the whole Krita window."""
     _, out = krita_session
-    for name in ("docker.png", "docker_running.png"):
+    for name in ("docker.png", "docker_running.png", "window.png"):
         png = (out / name).read_bytes()
         assert png.startswith(b"\x89PNG")
         width, height = struct.unpack(">II", png[16:24])

@@ -161,6 +161,7 @@ def scenario_drag(docker, controller) -> None:
         dump(doc, result, "drag_result.rgba")
     dump(doc, source, "drag_source_after.rgba")
     docker.grab().save(str(OUT / "docker.png"))
+    Krita.instance().activeWindow().qwindow().grab().save(str(OUT / "window.png"))
     save_results()
     Krita.instance().action("edit_undo").trigger()
     pump(0.5)
