@@ -89,3 +89,24 @@ def test_vendored_client_imports_in_krita_python_without_torch(tmp_path):
     assert out[0] == "EngineClient"
     assert out[2] == "False"
     assert out[3].startswith(str(result.plugin_dir / "vendor"))
+
+
+def test_vendor_grpc_asks_pip_for_binary_wheels_with_their_dependencies(tmp_path, monkeypatch):
+    """Foreign-platform vendoring must keep dependency resolution (grpcio needs typing-extensions)."""
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 1 if len(calls) > 1 else 0, "", "ERROR: No matching distribution")
+
+    monkeypatch.setattr(krita_install.subprocess, "run", fake_run)
+    krita_install.vendor_grpc(tmp_path / "vendor", "3.10", "win_amd64")
+    command = calls[0]
+    assert command[1:4] == ["-m", "pip", "install"]
+    assert "--only-binary=:all:" in command and "--no-deps" not in command
+    assert command[command.index("--target") + 1] == str(tmp_path / "vendor")
+    assert command[command.index("--python-version") + 1] == "3.10"
+    assert command[command.index("--platform") + 1] == "win_amd64"
+    assert command[-2:] == krita_install.GRPC_REQUIREMENTS
+    with pytest.raises(krita_install.PluginInstallError, match="No matching distribution"):
+        krita_install.vendor_grpc(tmp_path / "vendor")
