@@ -46,7 +46,7 @@ def build_scene(job):
             path.stroke_new_from_points(Gimp.PathStrokeType.BEZIER, points, False)
     if job.get("selection"):
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *job["selection"])
-    return image, source
+    return image
 
 
 def run_procedure(name, image, drawables, properties):
@@ -86,9 +86,14 @@ def describe_layers(image, out_dir):
 def main():
     with open(os.environ["LATENTDRAG_GIMP_JOB"]) as handle:
         job = json.load(handle)
-    image, source = build_scene(job)
+    image = build_scene(job)
     runs = []
     for call in job["calls"]:
+        if call.get("reload_xcf"):  # what a user gets after saving and reopening the document
+            xcf = Gio.File.new_for_path(os.path.join(job["out_dir"], "saved.xcf"))
+            Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, xcf, None)
+            image.delete()
+            image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, xcf)
         drawables = [image.get_layers()[call.get("layer_index", 0)]]
         properties = dict(call["properties"])
         if "path" in properties:
@@ -100,6 +105,7 @@ def main():
               "undo_enabled": image.undo_is_enabled()}
     with open(os.path.join(job["out_dir"], "report.json"), "w") as handle:
         json.dump(report, handle, indent=1)
+    image.delete()
 
 
 main()

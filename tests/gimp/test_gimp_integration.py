@@ -107,7 +107,8 @@ def test_drag_adds_a_layer_above_the_source_that_changes_only_inside_the_selecti
     drag = {"procedure": DRAG, "properties": {"engine-address": engine_address, "max-steps": 30}}
     report = run_gimp(
         gimp_home, "drag", sample_png,
-        calls=[drag, dict(drag, layer_index=0)],  # then drag the result again: resumes from its latent
+        # Then save as XCF, reopen and drag the result again: it resumes from the latent stored on it.
+        calls=[drag, dict(drag, layer_index=0, reload_xcf=True)],
         paths={"Drag points": [[in_image(HANDLE_IN_LAYER), in_image((32, 36)), in_image(TARGET_IN_LAYER)]]},
         selection=[x + LAYER_OFFSETS[0], y + LAYER_OFFSETS[1], w, h])
 
