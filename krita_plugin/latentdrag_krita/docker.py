@@ -81,6 +81,7 @@ class Controller(QObject):
         self._live = None  # LiveResultLayer of the running drag
         self._preview_origin = (0, 0)
         self._job_done.connect(self._finish)
+        self.progress.connect(self.show_preview)  # once here, not per docker: one window or several
         self._probe_done.connect(self._finish_probe)
 
     # ---- settings
@@ -451,7 +452,6 @@ class LatentDragDocker(DockWidget):
         if progress.distance is not None:
             text += f", {progress.distance:.1f} px to go"
         self.progress.setFormat(text)
-        self.controller.show_preview(progress)
 
     def _on_busy(self, busy: bool) -> None:
         for widget in (self.run_button, self.points_button, self.sample_button):
