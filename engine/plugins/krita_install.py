@@ -154,9 +154,11 @@ def package(output: Path, *, with_grpc: bool = False, python_version: str | None
             output.parent.mkdir(parents=True, exist_ok=True)
             with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
                 archive.write(PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop", f"{PLUGIN_NAME}.desktop")
+                # Directory entries too: Krita's importer finds the package by its "NAME/" entry.
+                archive.write(root / PLUGIN_NAME, f"{PLUGIN_NAME}/")
                 for path in sorted((root / PLUGIN_NAME).rglob("*")):
-                    if path.is_file():
-                        archive.write(path, path.relative_to(root).as_posix())
+                    name = path.relative_to(root).as_posix()
+                    archive.write(path, f"{name}/" if path.is_dir() else name)
         except OSError as exc:
             raise PluginInstallError(f"cannot write {output}: {exc.strerror or exc}") from None
     return output

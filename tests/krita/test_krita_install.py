@@ -1,5 +1,6 @@
 """`latentdrag install-plugin krita` / `package-plugin krita`: files, kritarc, zip, vendored client."""
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -69,6 +70,23 @@ def test_package_is_a_zip_krita_can_import(tmp_path):
     assert "latentdrag_krita/__init__.py" in names
     assert "latentdrag_krita/vendor/engine/client/_gen/latentdrag/v1/engine_pb2.py" in names
     assert not [name for name in names if "__pycache__" in name or name.startswith("/")]
+
+
+KRITA_IMPORTER = Path("/usr/share/krita/pykrita/plugin_importer/plugin_importer.py")
+
+
+@pytest.mark.skipif(not KRITA_IMPORTER.exists(), reason="Krita is not installed (scripts/setup-krita.sh)")
+def test_krita_own_importer_accepts_the_zip(tmp_path):
+    """Tools → Scripts → Import Python Plugin from File… runs this module; it needs the NAME/ entry."""
+    archive = tmp_path / "latentdrag-krita.zip"
+    run_cli("package-plugin", "krita", "-o", str(archive))
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    out = subprocess.run([sys.executable, str(KRITA_IMPORTER), str(archive), str(resources)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Imported plugin: Latent Drag" in out
+    assert (resources / "pykrita" / "latentdrag_krita.desktop").is_file()
+    assert (resources / "pykrita" / "latentdrag_krita" / "vendor" / "engine" / "client" / "client.py").is_file()
 
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
