@@ -1,6 +1,8 @@
 """The latent being optimised during a drag, and the forward passes a drag step needs."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from engine.models.interface import EditableGenerator
@@ -28,6 +30,10 @@ class LatentOptimizer:
         start = ws[:, :rows] if latent_space == "w+" else ws[:, :1]
         self.free = start.detach().clone().requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.free], lr=lr)
+        # Generators that offer the unfused modulated conv get it for the differentiated passes:
+        # its backward to ws measured 2-3x faster at batch 1 on CPU (81-124 vs 243-263 ms, 64 px model).
+        accepts_fused = "fused" in inspect.signature(generator.synthesize).parameters
+        self.gradient_pass_options = {"fused": False} if accepts_fused else {}
 
     def ws(self) -> torch.Tensor:
         free = self.free if self.latent_space == "w+" else self.free.expand(-1, self.rows, -1)
@@ -36,7 +42,7 @@ class LatentOptimizer:
     def features(self) -> torch.Tensor:
         """Feature map [1, C, h, w] for the current ws, differentiable w.r.t. the free rows."""
         out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
-                                        stop_at_features=not self.full_forward)
+                                        stop_at_features=not self.full_forward, **self.gradient_pass_options)
         features = out.features[self.feature_block]
         if self.full_forward:
             features = upsample_to_image(features, self.generator.img_resolution)

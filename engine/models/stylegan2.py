@@ -407,11 +407,14 @@ class Generator(nn.Module):
         return name
 
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const", feature_block: str | None = None,
-                   stop_at_features: bool = False) -> SynthesisOutput:
-        """Image and/or one block's feature map; `stop_at_features` skips every later block."""
+                   stop_at_features: bool = False, fused: bool | None = None) -> SynthesisOutput:
+        """Image and/or one block's feature map; `stop_at_features` skips every later block.
+
+        `fused=False` picks the unfused modulated conv, whose backward pass to ws is 2–3× cheaper at
+        batch 1 on CPU (what a drag step differentiates); None keeps the mode's default."""
         keep = (feature_block,) if feature_block else None
         return self.synthesis.run(ws, noise_mode=noise_mode, keep=keep,
-                                  stop_after=feature_block if stop_at_features else None)
+                                  stop_after=feature_block if stop_at_features else None, fused=fused)
 
 
 class MinibatchStdLayer(nn.Module):

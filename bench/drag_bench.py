@@ -1,0 +1,372 @@
+"""Drag benchmark: precision, speed and locality of DragGAN (fast / published presets) and FreeDrag.
+
+One command (results land in bench/results/ and the "Drag" section of docs/benchmarks.md):
+
+    .venv/bin/pip install -e '.[bench]'      # OpenCV for the independent tracker
+    nice .venv/bin/python bench/drag_bench.py --write-docs
+
+What is measured, per method/preset, on a fixed versioned task set drawn from seeds:
+- MD (flow): mean final distance handle → target where the handle's content *actually* went, found
+  by OpenCV DIS optical flow from the original to the edited image on ×8 bicubic-upsampled images
+  (the tracker's own error on a known warp is measured and reported next to it);
+- MD (own): the method's own final handle positions;
+- success: flow MD ≤ 2·res/256 px; steps; ms per step; wall time of converged drags;
+- change outside the mask (masked tasks), mean absolute 8-bit difference;
+- paired reconstruction (DragGAN paper protocol): perturb a latent, use the flow between the two
+  images as handle → target pairs, drag image 1 (≤ 100 steps), MSE to image 2;
+- per-step time on a 512 px FFHQ-configuration generator with random weights (fast vs published).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.edit.drag import DragOptions, drag  # noqa: E402
+from engine.models import Generator, StyleGAN2Config  # noqa: E402
+
+TASKSET_VERSION = 1
+METHODS = [("draggan", "fast"), ("draggan", "published"), ("freedrag", "fast")]
+FLOW_UPSAMPLE = 8
+PSI = 0.7
+
+
+@dataclass
+class DragTask:
+    task_id: int
+    seed: int
+    handles: list[tuple[float, float]]
+    targets: list[tuple[float, float]]
+    mask_box: tuple[int, int, int, int] | None  # editable x0, y0, x1, y1 (exclusive), or None
+
+
+def make_tasks(res: int, count: int = 60) -> list[DragTask]:
+    """Task set v1: 1, 3, 5 points in turn; each displacement 5–25 % of the resolution in a random
+    direction; handles in the central 60 % of the image and ≥ 12 % apart; every third task masked
+    to the box around its points (margin 12 %). Fixed by the seed, so every run sees the same tasks."""
+    rng = np.random.default_rng(20240 + TASKSET_VERSION)
+    tasks = []
+    for task_id in range(count):
+        n_points = (1, 3, 5)[task_id % 3]
+        handles, targets = [], []
+        while len(handles) < n_points:
+            h = rng.uniform(0.2 * res, 0.8 * res, size=2)
+            angle, length = rng.uniform(0, 2 * math.pi), rng.uniform(0.05, 0.25) * res
+            t = h + length * np.array([math.cos(angle), math.sin(angle)])
+            if not (2 <= t.min() and t.max() <= res - 3):
+                continue
+            if any(np.hypot(*(h - np.array(o))) < 0.12 * res for o in handles):
+                continue
+            handles.append(tuple(float(round(v, 2)) for v in h))
+            targets.append(tuple(float(round(v, 2)) for v in t))
+        box = None
+        if task_id % 3 == 2:
+            pts = np.array(handles + targets)
+            margin = 0.12 * res
+            box = (max(0, int(pts[:, 0].min() - margin)), max(0, int(pts[:, 1].min() - margin)),
+                   min(res, int(math.ceil(pts[:, 0].max() + margin)) + 1),
+                   min(res, int(math.ceil(pts[:, 1].max() + margin)) + 1))
+        tasks.append(DragTask(task_id, 1000 + task_id, handles, targets, box))
+    return tasks
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """[1, 3, H, W] in [-1, 1] → H×W×3 uint8."""
+    return ((image[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+class FlowTracker:
+    """Where content went, by DIS optical flow on ×8 bicubic-upsampled images (independent of the
+    drag's own features)."""
+
+    def __init__(self) -> None:
+        import cv2
+        cv2.setNumThreads(1)  # its default thread pool fights torch's threads (25× slower here)
+        self.cv2 = cv2
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def flow(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        cv2 = self.cv2
+        size = (before.shape[1] * FLOW_UPSAMPLE, before.shape[0] * FLOW_UPSAMPLE)
+        a = cv2.cvtColor(cv2.resize(before, size, interpolation=cv2.INTER_CUBIC), cv2.COLOR_RGB2GRAY)
+        b = cv2.cvtColor(cv2.resize(after, size, interpolation=cv2.INTER_CUBIC), cv2.COLOR_RGB2GRAY)
+        return self.dis.calc(a, b, None)
+
+    def track(self, before: np.ndarray, after: np.ndarray, points: list[tuple[float, float]]
+              ) -> list[tuple[float, float]]:
+        return self.read(self.flow(before, after), points)
+
+    @staticmethod
+    def read(flow: np.ndarray, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """New model-pixel positions of `points` from an upsampled-grid flow (bilinear read)."""
+        out = []
+        h, w = flow.shape[:2]
+        for x, y in points:
+            ux, uy = (x + 0.5) * FLOW_UPSAMPLE - 0.5, (y + 0.5) * FLOW_UPSAMPLE - 0.5
+            x0, y0 = int(min(max(math.floor(ux), 0), w - 2)), int(min(max(math.floor(uy), 0), h - 2))
+            fx, fy = ux - x0, uy - y0
+            f = (flow[y0, x0] * (1 - fx) * (1 - fy) + flow[y0, x0 + 1] * fx * (1 - fy)
+                 + flow[y0 + 1, x0] * (1 - fx) * fy + flow[y0 + 1, x0 + 1] * fx * fy)
+            out.append(((ux + f[0] + 0.5) / FLOW_UPSAMPLE - 0.5, (uy + f[1] + 0.5) / FLOW_UPSAMPLE - 0.5))
+        return out
+
+
+def mean_distance(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    return float(np.mean([math.hypot(p[0] - q[0], p[1] - q[1]) for p, q in zip(a, b)]))
+
+
+def seed_ws(G, seed: int) -> torch.Tensor:
+    z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).float()
+    with torch.no_grad():
+        return G.mapping(z, truncation_psi=PSI)
+
+
+def tracker_self_check(G, tracker: FlowTracker, n_images: int = 6) -> dict:
+    """The tracker's own error: warp rendered images by a known smooth displacement (a Gaussian
+    bump of 5–20 % of the resolution) and compare the flow's answer with the truth at 9 points."""
+    import torch.nn.functional as F
+    res = G.img_resolution
+    rng = np.random.default_rng(7)
+    errors = []
+    for i in range(n_images):
+        with torch.no_grad():
+            image = G.synthesize(seed_ws(G, 5000 + i)).image
+        centre = rng.uniform(0.3 * res, 0.7 * res, size=2)
+        shift = rng.uniform(0.05, 0.20) * res * np.array([math.cos(a := rng.uniform(0, 2 * math.pi)), math.sin(a)])
+        sigma = 0.25 * res
+        axis = torch.arange(res, dtype=torch.float64)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        bump = torch.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * sigma ** 2))
+        # Backward warp: output(p) = input(p - s·bump(p)); content at q moves to the p solving it.
+        src_x, src_y = xx - shift[0] * bump, yy - shift[1] * bump
+        grid = torch.stack([(2 * src_x + 1) / res - 1, (2 * src_y + 1) / res - 1], dim=-1)[None].float()
+        warped = F.grid_sample(image, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        points = [(centre[0] + dx, centre[1] + dy) for dx in (-6, 0, 6) for dy in (-6, 0, 6)]
+        found = tracker.track(to_uint8(image), to_uint8(warped), points)
+        for (qx, qy), (fx, fy) in zip(points, found):
+            px, py = qx, qy  # fixed-point iteration for the forward position of q
+            for _ in range(50):
+                b = math.exp(-((px - centre[0]) ** 2 + (py - centre[1]) ** 2) / (2 * sigma ** 2))
+                px, py = qx + shift[0] * b, qy + shift[1] * b
+            errors.append(math.hypot(fx - px, fy - py))
+    errors.sort()
+    return {"median_px": statistics.median(errors), "p90_px": errors[int(0.9 * (len(errors) - 1))],
+            "max_px": errors[-1], "points": len(errors)}
+
+
+def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracker: FlowTracker) -> dict:
+    res = G.img_resolution
+    ws = seed_ws(G, task.seed)
+    with torch.no_grad():
+        before = G.synthesize(ws).image
+    mask = None
+    if task.mask_box is not None:
+        x0, y0, x1, y1 = task.mask_box
+        mask = torch.zeros(res, res)
+        mask[y0:y1, x0:x1] = 1
+    stamps = []
+    result = drag(G, ws, task.handles, task.targets, mask=mask,
+                  options=DragOptions(method=method, preset=preset, max_steps=max_steps),
+                  callback=lambda _progress: stamps.append(time.perf_counter()))
+    intervals = np.diff(stamps)
+    found = tracker.track(to_uint8(before), to_uint8(result.image), task.handles)
+    row = {"task": task.task_id, "points": len(task.handles), "masked": mask is not None,
+           "md_flow": mean_distance(found, task.targets), "md_own": mean_distance(result.handles, task.targets),
+           "md_start": mean_distance(task.handles, task.targets), "steps": result.steps,
+           "converged": result.converged, "seconds": result.seconds,
+           "ms_per_step": float(np.median(intervals) * 1000) if len(intervals) else None}
+    if mask is not None:
+        diff = np.abs(to_uint8(result.image).astype(np.float32) - to_uint8(before).astype(np.float32)).mean(-1)
+        outside = mask.numpy() == 0
+        row["change_outside"] = float(diff[outside].mean())
+        row["change_inside"] = float(diff[~outside].mean())
+    return row
+
+
+def paired_reconstruction(G, method: str, preset: str, tracker: FlowTracker, pairs: int,
+                          strength: float = 0.3, points: int = 5) -> list[dict]:
+    """DragGAN's protocol: w2 = w1 moved `strength` of the way to another sample in the rows the drag
+    optimises; the flow image1 → image2 at the `points` interior grid points with most motion gives
+    handle → target pairs; drag image 1 (≤ 100 steps) and compare with image 2."""
+    res = G.img_resolution
+    rows = min(6, G.num_ws)
+    out = []
+    for i in range(pairs):
+        w1, other = seed_ws(G, 3000 + 2 * i), seed_ws(G, 3001 + 2 * i)
+        w2 = w1.clone()
+        w2[:, :rows] = w1[:, :rows].lerp(other[:, :rows], strength)
+        with torch.no_grad():
+            img1, img2 = G.synthesize(w1).image, G.synthesize(w2).image
+        flow = tracker.flow(to_uint8(img1), to_uint8(img2))
+        grid = [(x, y) for x in np.linspace(0.2 * res, 0.8 * res, 7) for y in np.linspace(0.2 * res, 0.8 * res, 7)]
+        moved = tracker.read(flow, grid)
+        motion = [math.hypot(m[0] - g[0], m[1] - g[1]) for g, m in zip(grid, moved)]
+        order = np.argsort(motion)[::-1][:points]
+        handles = [tuple(float(v) for v in grid[j]) for j in order]
+        targets = [tuple(float(min(max(v, 0), res - 1)) for v in moved[j]) for j in order]
+        result = drag(G, w1, handles, targets, options=DragOptions(method=method, preset=preset, max_steps=100))
+
+        def mse(a, b):
+            return float((((a + 1) / 2).clamp(0, 1) - ((b + 1) / 2).clamp(0, 1)).square().mean())
+        out.append({"pair": i, "mse_edit": mse(result.image, img2), "mse_start": mse(img1, img2),
+                    "mean_motion": float(np.mean([motion[j] for j in order])), "steps": result.steps})
+    return out
+
+
+def step_time_512(steps: int) -> dict:
+    """ms per drag step on a 512 px FFHQ-configuration generator (random weights; speed does not
+    depend on the weight values), median over `steps` steps after one warm-up step."""
+    torch.manual_seed(0)
+    G = Generator(StyleGAN2Config.from_base(512, channel_base=32768, channel_max=512)).eval().requires_grad_(False)
+    ws = seed_ws(G, 0)
+    out = {}
+    for method, preset in METHODS:
+        stamps = []
+        drag(G, ws, [(200.0, 200.0)], [(300.0, 260.0)],
+             options=DragOptions(method=method, preset=preset, max_steps=steps + 1, stop_distance=1e-3),
+             callback=lambda _p: stamps.append(time.perf_counter()))
+        out[f"{method}/{preset}"] = float(np.median(np.diff(stamps)) * 1000)
+    return out
+
+
+def summarize(rows: list[dict], res: int) -> dict:
+    threshold = 2 * res / 256
+    converged = [r for r in rows if r["converged"]]
+    masked = [r for r in rows if r["masked"]]
+    return {
+        "tasks": len(rows),
+        "md_flow": float(np.mean([r["md_flow"] for r in rows])),
+        "md_own": float(np.mean([r["md_own"] for r in rows])),
+        "md_start": float(np.mean([r["md_start"] for r in rows])),
+        "by_points": {n: float(np.mean([r["md_flow"] for r in rows if r["points"] == n])) for n in (1, 3, 5)},
+        "success": sum(r["md_flow"] <= threshold for r in rows),
+        "converged": len(converged),
+        "median_steps": float(np.median([r["steps"] for r in rows])),
+        "ms_per_step": float(np.median([r["ms_per_step"] for r in rows if r["ms_per_step"] is not None])),
+        "median_seconds_converged": float(np.median([r["seconds"] for r in converged])) if converged else None,
+        "change_outside": float(np.mean([r["change_outside"] for r in masked])) if masked else None,
+        "change_inside": float(np.mean([r["change_inside"] for r in masked])) if masked else None,
+    }
+
+
+def markdown(report: dict) -> str:
+    res = report["resolution"]
+    lines = [
+        "## Drag",
+        "",
+        f"Reproduce: `nice .venv/bin/python bench/drag_bench.py --write-docs` (task set v{TASKSET_VERSION}, "
+        f"{report['tasks']} tasks, ≤ {report['max_steps']} steps). Model: `{report['model']}` ({res} px). "
+        f"Machine: {report['machine']}; torch {report['torch']}, {report['threads']} threads; run {report['date']}.",
+        "",
+        f"Independent tracker (DIS flow on ×{FLOW_UPSAMPLE} bicubic upsampling) on a known warp: median "
+        f"{report['tracker']['median_px']:.2f} px, p90 {report['tracker']['p90_px']:.2f} px, max "
+        f"{report['tracker']['max_px']:.2f} px ({report['tracker']['points']} points). "
+        f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256). Start MD (no edit) "
+        f"{next(iter(report['methods'].values()))['md_start']:.2f} px.",
+        "",
+        "| method / preset | MD flow px | MD own px | MD flow 1 / 3 / 5 pts | success | failures | converged "
+        "| median steps | ms/step | median s (converged) | outside-mask change (inside) 8-bit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in report["methods"].items():
+        bp = s["by_points"]
+        secs = f"{s['median_seconds_converged']:.2f}" if s["median_seconds_converged"] is not None else "–"
+        lines.append(
+            f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {bp[1]:.2f} / {bp[3]:.2f} / {bp[5]:.2f} "
+            f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {s['converged']}/{s['tasks']} "
+            f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
+            f"| {s['change_outside']:.2f} ({s['change_inside']:.2f}) |")
+    if report.get("pairs"):
+        lines += ["", "Paired reconstruction (DragGAN protocol, ≤ 100 steps, 5 flow points per pair), "
+                  "MSE×100 on images in [0, 1]:", "", "| method / preset | MSE×100 edited | MSE×100 unedited "
+                  "| mean handle motion px | median steps |", "|---|---|---|---|---|"]
+        for name, rows in report["pairs"].items():
+            lines.append(f"| {name} | {100 * np.mean([r['mse_edit'] for r in rows]):.3f} "
+                         f"| {100 * np.mean([r['mse_start'] for r in rows]):.3f} "
+                         f"| {np.mean([r['mean_motion'] for r in rows]):.2f} "
+                         f"| {np.median([r['steps'] for r in rows]):.0f} |")
+    if report.get("step_time_512"):
+        t = report["step_time_512"]
+        lines += ["", "Per-step time at 512 px (FFHQ configuration, channel_base 32768, channel_max 512, 16 ws, "
+                  f"random weights; median of {report['timing_steps']} steps after a warm-up): "
+                  + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
+                  + f"; published / fast = {t['draggan/published'] / t['draggan/fast']:.2f}×."]
+    return "\n".join(lines) + "\n"
+
+
+def write_docs_section(path: Path, section: str) -> None:
+    """Replace the "## Drag" section of the benchmarks page (other sections are left alone)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    start = text.find("## Drag\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
+    path.write_text(text)
+
+
+def load_generator(model: str | None):
+    from engine.models.loading import load_model_file
+    loaded = load_model_file(model, device="cpu")
+    return loaded.G.eval().requires_grad_(False), str(loaded.path.relative_to(REPO) if loaded.path.is_relative_to(REPO) else loaded.path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
+    parser.add_argument("--tasks", type=int, default=60)
+    parser.add_argument("--max-steps", type=int, default=300)
+    parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument("--timing-steps", type=int, default=3, help="steps timed at 512 px (0 = skip)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results/drag.json")
+    parser.add_argument("--write-docs", action="store_true", help="update the Drag section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    G, model_name = load_generator(args.model)
+    tracker = FlowTracker()
+    tasks = make_tasks(G.img_resolution, args.tasks)
+    report = {"model": model_name, "resolution": G.img_resolution, "tasks": len(tasks),
+              "max_steps": args.max_steps, "torch": torch.__version__, "threads": args.threads,
+              "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
+              "date": time.strftime("%Y-%m-%d"), "tracker": tracker_self_check(G, tracker),
+              "methods": {}, "rows": {}, "pairs": {}, "timing_steps": args.timing_steps}
+    print("tracker", report["tracker"], flush=True)
+    for method, preset in METHODS:
+        name = f"{method}/{preset}"
+        rows = []
+        for task in tasks:
+            rows.append(run_task(G, task, method, preset, args.max_steps, tracker))
+            print(name, rows[-1], flush=True)
+        report["rows"][name] = rows
+        report["methods"][name] = summarize(rows, G.img_resolution)
+        if args.pairs:
+            report["pairs"][name] = paired_reconstruction(G, method, preset, tracker, args.pairs)
+        print(name, report["methods"][name], flush=True)
+    if args.timing_steps:
+        report["step_time_512"] = step_time_512(args.timing_steps)
+        print("512 px", report["step_time_512"], flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    section = markdown(report)
+    print(section)
+    if args.write_docs:
+        write_docs_section(REPO / "docs/benchmarks.md", section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
