@@ -20,8 +20,8 @@ from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, 
 from . import krita_document as kd
 from .client_import import ClientUnavailable, import_client
 from .geometry import GeometryError, to_local
-from .job import (DEFAULT_ADDRESS, INVERSION_PRESETS, METHODS, DragJob, DragSettings, JobProgress, run_drag,
-                  run_sample, serve_hint)
+from .job import (DEFAULT_ADDRESS, INVERSION_PRESETS, METHODS, DragJob, DragSettings, JobProgress, connect,
+                  run_drag, run_sample, serve_hint)
 from .latent_store import LatentStore, LatentStoreError
 from .naming import result_layer_name, sample_layer_name
 from .pixels import PixelFormatError
@@ -53,6 +53,9 @@ def _plain_error(exc: BaseException, address: str) -> str:
     message = getattr(exc, "message", None) or str(exc)
     if code == "UNAVAILABLE":
         return f"No engine answers at {address}. Start one with: {serve_hint(address)}"
+    if code == "UNAUTHENTICATED":
+        return ("The engine wants a token: put the contents of its --token-file into the Token field and press "
+                "Connect.")
     if code == "CANCELLED":
         return "Cancelled; the layer is unchanged."
     if isinstance(code, str):
@@ -92,6 +95,7 @@ class Controller(QObject):
         try:
             return DragSettings(
                 address=read(SETTINGS_GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS,
+                token=read(SETTINGS_GROUP, "token", ""),
                 model=read(SETTINGS_GROUP, "model", ""),
                 method=read(SETTINGS_GROUP, "method", "draggan"),
                 inversion_preset=read(SETTINGS_GROUP, "inversion_preset", "fast"),
@@ -120,13 +124,14 @@ class Controller(QObject):
 
     def check_connection(self) -> None:
         """Ask the engine for its info and models in the background; the docker shows the outcome."""
-        address = self.settings.address
-        threading.Thread(target=self._probe, args=(address,), name="latentdrag-probe", daemon=True).start()
+        settings = self.settings
+        threading.Thread(target=self._probe, args=(settings,), name="latentdrag-probe", daemon=True).start()
 
-    def _probe(self, address: str) -> None:
+    def _probe(self, settings: DragSettings) -> None:
+        address = settings.address
         try:
             client_module = import_client()
-            with client_module.EngineClient(address, timeout=5) as client:
+            with connect(client_module, settings, timeout=5) as client:
                 info = client.health()
                 models = client.list_models()
             self._probe_done.emit(address, (info, models), None)
@@ -192,7 +197,7 @@ class Controller(QObject):
 
     def _drag_worker(self, client_module, job: DragJob) -> None:
         try:
-            with client_module.EngineClient(job.settings.address) as client:
+            with connect(client_module, job.settings) as client:
                 result = run_drag(client, client_module, job, self.progress.emit, self._cancel)
             self._job_done.emit(result, None)
         except Exception as exc:  # noqa: BLE001 - reported in the docker
@@ -272,7 +277,7 @@ class Controller(QObject):
     def _sample_worker(self, client_module, seed: int, psi: float) -> None:
         try:
             self.progress.emit(JobProgress("sampling"))
-            with client_module.EngineClient(self.settings.address) as client:
+            with connect(client_module, self.settings) as client:
                 result = run_sample(client, seed, psi, self.settings.model)
             self._job_done.emit(result, None)
         except Exception as exc:  # noqa: BLE001 - reported in the docker
@@ -323,6 +328,10 @@ class LatentDragDocker(DockWidget):
         row.addWidget(self.address)
         row.addWidget(self.connect_button)
         form.addRow("Engine", row)
+        self.token = QLineEdit(settings.token)
+        self.token.setEchoMode(QLineEdit.Password)
+        self.token.setPlaceholderText("only for a remote engine (serve --token-file)")
+        form.addRow("Token", self.token)
         layout.addLayout(form)
         self.connection = QLabel("Not connected")
         self.connection.setObjectName("latentdrag_connection")
@@ -394,6 +403,7 @@ class LatentDragDocker(DockWidget):
 
         self.connect_button.clicked.connect(self._connect)
         self.address.editingFinished.connect(self._connect)
+        self.token.editingFinished.connect(self._connect)
         self.model.currentIndexChanged.connect(
             lambda: self.controller.update_settings(model=self.model.currentData() or ""))
         self.method.currentIndexChanged.connect(
@@ -418,7 +428,7 @@ class LatentDragDocker(DockWidget):
 
     def _connect(self) -> None:
         address = self.address.text().strip() or DEFAULT_ADDRESS
-        self.controller.update_settings(address=address)
+        self.controller.update_settings(address=address, token=self.token.text().strip())
         self.connection.setText(f"Connecting to {address}…")
         self.controller.check_connection()
 

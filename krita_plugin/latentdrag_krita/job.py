@@ -19,6 +19,11 @@ INVERSION_PRESETS = {"Fast": "fast", "Faithful": "faithful"}
 _STALE_LATENT_CODES = {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION"}
 
 
+def connect(client_module, settings: "DragSettings", timeout: float = 30.0):
+    """An EngineClient for the configured address (and token, when one is set)."""
+    return client_module.EngineClient(settings.address, token=settings.token or None, timeout=timeout)
+
+
 def serve_hint(address: str) -> str:
     """The exact command that starts an engine the plugin can reach at `address`."""
     return f"latentdrag serve --listen {address}"
@@ -27,6 +32,7 @@ def serve_hint(address: str) -> str:
 @dataclass(frozen=True)
 class DragSettings:
     address: str = DEFAULT_ADDRESS
+    token: str = ""  # bearer token for an engine on a non-loopback address (`serve --token-file`)
     model: str = ""  # models/{id}; empty = the engine's default model
     method: str = "draggan"
     inversion_preset: str = "fast"

@@ -10,7 +10,7 @@ import pytest
 import engine.client as client_module
 from engine.client import EngineClient, EngineError
 from latentdrag_krita.geometry import DragPair, GeometryError
-from latentdrag_krita.job import DragJob, DragSettings, run_drag, run_sample
+from latentdrag_krita.job import DragJob, DragSettings, connect, run_drag, run_sample
 from latentdrag_krita.latent_store import LatentRecord
 from latentdrag_krita.pixels import selection_to_mask
 from tests.support.engine_server import model_for_tests, running_engine
@@ -127,3 +127,14 @@ def test_jobs_with_points_off_the_layer_or_a_wrong_mask_are_refused_before_any_n
         make_job(pairs=[])
     with pytest.raises(ValueError, match="method must be one of"):
         DragSettings(method="magic")
+
+
+def test_token_from_the_settings_reaches_an_engine_that_requires_one(tmp_path):
+    token = "s3cret-token-for-the-test"
+    with running_engine(model_for_tests(tmp_path), tmp_path, token=token) as address:
+        with connect(client_module, DragSettings(address=address, token=token)) as engine:
+            assert run_sample(engine, seed=1, psi=0.5).record.blob
+        with connect(client_module, DragSettings(address=address)) as engine:
+            with pytest.raises(EngineError) as raised:
+                run_sample(engine, seed=1, psi=0.5)
+            assert raised.value.code == "UNAUTHENTICATED"

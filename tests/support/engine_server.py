@@ -30,13 +30,15 @@ def model_for_tests(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def running_engine(model_file: Path, work_dir: Path, inversion_overrides: dict | None = None) -> Iterator[str]:
-    """Serve `model_file` on 127.0.0.1 (free port) on the CPU; yields the address, stops afterwards."""
+def running_engine(model_file: Path, work_dir: Path, inversion_overrides: dict | None = None,
+                   token: str | None = None) -> Iterator[str]:
+    """Serve `model_file` on 127.0.0.1 (free port) on the CPU; yields the address, stops afterwards.
+    With `token`, clients must send it as a bearer token."""
     from engine.service.config import ServiceConfig
     from engine.service.server import EngineServer
     config = ServiceConfig(listen="127.0.0.1:0", device="cpu", model_path=model_file,
                            inversion_overrides=dict(inversion_overrides or {}), lock_path=work_dir / "engine.lock",
-                           directions_cache_dir=work_dir / "directions")
+                           directions_cache_dir=work_dir / "directions", token=token)
     server = EngineServer(config).start()
     try:
         yield server.address
