@@ -279,10 +279,11 @@ def load_bundled_generator() -> Generator:
 
 
 # Random weights already make smooth images (98 % of an image's energy lies below the cutoff), so
-# there only the ordering can be asserted; a trained model must show a clear margin.
+# there only the ordering can be asserted; a trained model must show a clear margin (a snapshot of the
+# bundled model after 454 distillation steps measured 2.3 % above the cutoff for coarse, 68 % for fine).
 FREQUENCY_TEST_GENERATORS = [
     pytest.param(tiny_generator, 1.0, id="tiny-random"),
-    pytest.param(load_bundled_generator, 0.5, id="bundled-faces64",
+    pytest.param(load_bundled_generator, 0.25, id="bundled-faces64",
                  marks=pytest.mark.skipif(not BUNDLED_MODEL.is_file(), reason="bundled model not trained yet")),
 ]
 
