@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "engine.cli.plugins_cmd",
     "engine.cli.explore_cmd",
     "engine.cli.serve_cmd",
+    "engine.cli.demo_cmd",
     "engine.cli.edit_cmd",
 ]
 
@@ -21,7 +22,8 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latentdrag", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="latentdrag", description="Drag-to-edit for GAN images: engine, editing tools and editor plugins.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
