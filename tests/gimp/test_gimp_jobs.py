@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.client import EngineClient
+from engine.client import EngineClient, SessionInfo
 from latentdrag_gimp_lib import jobs
 from latentdrag_gimp_lib.points import DragPair
 from latentdrag_gimp_lib.selection import layer_region
@@ -40,30 +40,22 @@ def drag_again(client, result: jobs.JobResult, layer=None) -> jobs.JobResult:
     return jobs.run_drag_job(client, job, noop_report)
 
 
-def test_first_drag_inverts_and_returns_the_layer_size_with_its_latent(client):
-    result = first_drag(client)
-    assert result.inverted
-    assert (result.layer.width, result.layer.height) == (48, 40)
-    assert result.stored.kind == "image" and result.stored.matches_pixels(result.layer.rgba)
-    assert client.get_session(result.stored.session).revision == result.stored.revision
-
-
-def test_dragging_the_result_again_continues_the_same_session(client):
+def test_first_drag_inverts_then_later_drags_continue_or_import_into_the_same_session(client):
     first = first_drag(client)
+    assert first.inverted
+    assert (first.layer.width, first.layer.height) == (48, 40)
+    assert first.stored.kind == "image" and first.stored.matches_pixels(first.layer.rgba)
+    assert client.get_session(first.stored.session).revision == first.stored.revision
+
     second = drag_again(client, first)
-    assert not second.inverted
-    assert second.stored.session == first.stored.session
+    assert not second.inverted and second.stored.session == first.stored.session
     assert second.stored.revision > first.stored.revision
 
-
-def test_an_older_result_is_imported_into_a_session_that_moved_on(client):
-    first = first_drag(client)
-    drag_again(client, first)  # the session is now one revision past `first`
+    # Dragging the older result again: the session has moved on, so its latent is imported first.
     again = drag_again(client, first)
     assert not again.inverted and again.stored.session == first.stored.session
-    revisions = client.get_session(first.stored.session).revisions
-    assert [r.description for r in revisions][-2:] == ["imported latent", revisions[-1].description]
-    assert revisions[-1].description.startswith("drag")
+    descriptions = [r.description for r in client.get_session(first.stored.session).revisions]
+    assert descriptions[-2] == "imported latent" and descriptions[-1].startswith("drag")
 
 
 def test_an_expired_session_is_recreated_from_the_stored_latent_without_inversion(client):
@@ -91,13 +83,13 @@ def test_a_sample_is_dragged_in_its_seed_session_in_model_coordinates(client):
     assert dragged.layer.rgba != sample.layer.rgba
 
 
-def test_selection_mask_limits_the_change_and_travels_with_the_job(client):
+def test_selection_mask_limits_the_change_and_a_larger_area_later_needs_a_new_inversion(client):
     layer = photo()
     mask = bytearray(48 * 40)
     for y in range(20, 40):
         mask[y * 48 + 20:y * 48 + 44] = b"\xff" * 24
     region = layer_region(bytes(mask), (20, 20, 24, 20), (48, 40))
-    settings = jobs.DragSettings(max_steps=20)
+    settings = jobs.DragSettings(max_steps=8)
     result = jobs.run_drag_job(client, jobs.DragJob(layer, PAIRS, region, settings, None), noop_report)
     changed = [(i // 4 % 48, i // 4 // 48) for i in range(0, len(layer.rgba), 4)
                if result.layer.rgba[i:i + 4] != layer.rgba[i:i + 4]]
@@ -105,3 +97,29 @@ def test_selection_mask_limits_the_change_and_travels_with_the_job(client):
     # The engine blends the selection at model resolution (the layer window is resampled to 64 px), so
     # its edge may soften by a pixel at layer scale; nothing further out may change.
     assert all(19 <= x <= 44 and 19 <= y <= 40 for x, y in changed), sorted(set(changed))[:10]
+
+    whole_layer = drag_again(client, result)  # no selection now: the whole layer may change
+    assert whole_layer.inverted and whole_layer.stored.session != result.stored.session
+
+
+def session(kind="image", model="models/a", layer=(48, 40), box=(0, 0, 48, 40), resolution=64) -> SessionInfo:
+    return SessionInfo(name="sessions/x", model=model, kind=kind, revision=1, revisions=(), resolution=resolution,
+                       layer_width=layer[0], layer_height=layer[1], region_box=box, expire_time_unix_ms=0, busy=False)
+
+
+def test_session_fits_only_the_same_layer_size_model_and_a_covering_region():
+    job = jobs.DragJob(photo(), PAIRS, None, SETTINGS, None)
+    assert jobs.session_fits(session(), job)
+    assert not jobs.session_fits(session(layer=(48, 41)), job)
+    assert not jobs.session_fits(session(box=(0, 0, 40, 40)), job), "no selection needs the whole layer"
+    selected = jobs.DragJob(photo(), PAIRS, layer_region(b"\xff" * 48 * 40, (8, 8, 16, 16), (48, 40)), SETTINGS, None)
+    assert jobs.session_fits(session(box=(0, 0, 40, 40)), selected)
+    other_model = jobs.DragJob(photo(), PAIRS, None, jobs.DragSettings(model="models/b"), None)
+    assert not jobs.session_fits(session(), other_model)
+    assert jobs.session_fits(session(), jobs.DragJob(photo(), PAIRS, None, jobs.DragSettings(model="models/a"), None))
+
+
+def test_seed_sessions_fit_only_a_layer_that_is_exactly_the_model_image():
+    square = jobs.LayerPixels(64, 64, bytes(64 * 64 * 4))
+    assert jobs.session_fits(session(kind="seed", box=None), jobs.DragJob(square, PAIRS, None, SETTINGS, None))
+    assert not jobs.session_fits(session(kind="seed", box=None), jobs.DragJob(photo(), PAIRS, None, SETTINGS, None))

@@ -69,13 +69,17 @@ def _box_inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, in
     return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
 
 
-def _session_fits(session, job: DragJob) -> bool:
-    """Whether an engine session edits exactly this layer (and covers the selection)."""
+def session_fits(session, job: DragJob) -> bool:
+    """Whether an engine session edits exactly this layer, with the chosen model, over the whole area
+    that may change now (the selection, or the whole layer without one)."""
     layer = job.layer
+    if job.settings.model not in ("", session.model):
+        return False
     if session.kind == "image":
         if (session.layer_width, session.layer_height) != (layer.width, layer.height):
             return False
-        return job.region is None or session.region_box is None or _box_inside(job.region.box, session.region_box)
+        editable = job.region.box if job.region else (0, 0, layer.width, layer.height)
+        return session.region_box is None or _box_inside(editable, session.region_box)
     # Seed and latent sessions render at model resolution: usable when the layer is exactly that image.
     return session.resolution == layer.width == layer.height
 
@@ -88,7 +92,8 @@ def _stored_from(client, session_name: str, revision: int, image_rgba: bytes, se
 
 def resume_session(client, job: DragJob, report: Reporter):
     """The session for a layer that carries a latent from an earlier drag, or None when it must be
-    inverted (no latent, the layer was painted on since, or the engine no longer knows the model)."""
+    inverted: no latent, the layer was painted on since, the selection grew beyond the stored region, or
+    the engine cannot use the latent (unknown model, ...)."""
     stored = job.stored
     if stored is None or not stored.matches_pixels(job.layer.rgba):
         return None
@@ -99,8 +104,10 @@ def resume_session(client, job: DragJob, report: Reporter):
         if exc.code != "NOT_FOUND":
             raise
         session = None
+    if session is not None and not session_fits(session, job):
+        return None  # a new selection, size or model: the stored latent cannot serve it either
     try:
-        if session is not None and _session_fits(session, job):
+        if session is not None:
             if session.revision == stored.revision:
                 return session
             return client.import_latent(session.name, stored.exported_latent, expected_revision=session.revision,
@@ -114,7 +121,7 @@ def resume_session(client, job: DragJob, report: Reporter):
             report(f"Stored latent not usable ({exc.message}); inverting instead", None)
             return None
         raise
-    return session if _session_fits(session, job) else None
+    return session if session_fits(session, job) else None
 
 
 def invert_layer(client, job: DragJob, report: Reporter, cancel_event):
@@ -150,7 +157,7 @@ def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None) -> J
     inverted = session is None
     if inverted:
         session = invert_layer(client, job, report, cancel_event)
-        if not _session_fits(session, job):
+        if not session_fits(session, job):
             raise JobError(f"the engine's session {session.name} does not match the layer "
                            f"({job.layer.width}×{job.layer.height})")
     start = INVERSION_SHARE if inverted else 0.0
