@@ -168,3 +168,18 @@ def test_ssim_matches_scikit_image_and_ms_ssim_orders_distortions():
     very_noisy = (clean + 0.3 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))).clamp(-1, 1)
     assert float(ms_ssim(clean, clean)) == pytest.approx(1.0, abs=1e-5)
     assert 0 < float(ms_ssim(clean, very_noisy)) < float(ms_ssim(clean, noisy)) < 1
+
+
+def test_lpips_callable_is_part_of_the_loss(generator, target):
+    calls = []
+
+    def fake_distance(image, reference):
+        calls.append(reference)
+        return (image - reference).abs().mean(dim=(1, 2, 3)) * 10
+
+    settings = preset_settings("fast", w_steps=3, w_plus_steps=0, w_avg_samples=64)
+    plain, with_lpips = [], []
+    invert(generator, target, settings=settings, callback=lambda p: plain.append(p.loss))
+    invert(generator, target, settings=settings, lpips=fake_distance, callback=lambda p: with_lpips.append(p.loss))
+    assert len(calls) == 3 and all(torch.equal(c, target) for c in calls)
+    assert with_lpips[0] > plain[0] + 0.1
