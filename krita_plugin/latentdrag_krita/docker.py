@@ -13,20 +13,21 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Extension, Krita
-from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from PyQt5.QtCore import QObject, QProcess, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                              QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from . import krita_document as kd
 from .client_import import ClientUnavailable, import_client
 from .geometry import GeometryError, to_local
-from .job import (DEFAULT_ADDRESS, INVERSION_PRESETS, METHODS, DragJob, DragSettings, JobProgress, connect,
-                  run_drag, run_sample, serve_hint)
+from .job import (DEFAULT_ADDRESS, DEFAULT_ENGINE_COMMAND, INVERSION_PRESETS, METHODS, DragJob, DragSettings,
+                  JobProgress, connect, engine_command_line, run_drag, run_sample, serve_hint)
 from .latent_store import LatentStore, LatentStoreError
 from .naming import result_layer_name, sample_layer_name
 from .pixels import PixelFormatError
 
 DOCKER_ID = "latentdrag_docker"
+ENGINE_START_POLLS = 120  # seconds "Start engine" waits for the new engine to answer
 SETTINGS_GROUP = "latentdrag"
 log = logging.getLogger("latentdrag_krita")
 
@@ -83,6 +84,9 @@ class Controller(QObject):
         self._complete = None  # GUI-thread continuation that turns the worker's result into layers
         self._live = None  # LiveResultLayer of the running drag
         self._preview_origin = (0, 0)
+        self.connected = False
+        self.engine_pid = 0  # process id of an engine started from the docker, 0 = none
+        self._engine_polls = 0
         self._job_done.connect(self._finish)
         self.progress.connect(self.show_preview)  # once here, not per docker: one window or several
         self._probe_done.connect(self._finish_probe)
@@ -96,6 +100,8 @@ class Controller(QObject):
             return DragSettings(
                 address=read(SETTINGS_GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS,
                 token=read(SETTINGS_GROUP, "token", ""),
+                engine_command=(read(SETTINGS_GROUP, "engine_command", DEFAULT_ENGINE_COMMAND)
+                                or DEFAULT_ENGINE_COMMAND),
                 model=read(SETTINGS_GROUP, "model", ""),
                 method=read(SETTINGS_GROUP, "method", "draggan"),
                 inversion_preset=read(SETTINGS_GROUP, "inversion_preset", "fast"),
@@ -139,6 +145,7 @@ class Controller(QObject):
             self._probe_done.emit(address, None, exc)
 
     def _finish_probe(self, address: str, answer, exc) -> None:
+        self.connected = exc is None
         if exc is not None:
             self.connection_changed.emit(False, _plain_error(exc, address), [])
             return
@@ -147,6 +154,33 @@ class Controller(QObject):
         default = info.default_model.removeprefix("models/") or "none"
         self.connection_changed.emit(True, f"Connected: engine {info.version} on {info.device}, default model "
                                            f"{default}", names)
+
+    # ---- local engine
+
+    def start_engine(self) -> bool:
+        """Start the configured engine command detached (it outlives Krita) and poll until it answers."""
+        try:
+            argv = engine_command_line(self.settings.engine_command, self.settings.address)
+        except ValueError as exc:
+            self._set_error(str(exc))
+            return False
+        started, pid = QProcess.startDetached(argv[0], argv[1:], "")
+        if not started:
+            self._set_error(f"Could not start '{argv[0]}'. Is latentdrag installed and on PATH? Put the full path "
+                            "of the latentdrag command into the engine command.")
+            return False
+        self.engine_pid = pid
+        self._set_error("")
+        self.status.emit(f"Engine starting (process {pid}); loading the model can take a while…")
+        self._engine_polls = 0
+        self._poll_engine()
+        return True
+
+    def _poll_engine(self) -> None:
+        self._engine_polls += 1
+        self.check_connection()
+        if self._engine_polls < ENGINE_START_POLLS and not self.connected:
+            QTimer.singleShot(1000, self._poll_engine)
 
     # ---- drag
 
@@ -332,6 +366,13 @@ class LatentDragDocker(DockWidget):
         self.token.setEchoMode(QLineEdit.Password)
         self.token.setPlaceholderText("only for a remote engine (serve --token-file)")
         form.addRow("Token", self.token)
+        self.engine_command = QLineEdit(settings.engine_command)
+        self.engine_command.setToolTip("Run by 'Start engine' (no shell); {address} becomes the address above")
+        self.start_button = QPushButton("Start engine")
+        row = QHBoxLayout()
+        row.addWidget(self.engine_command)
+        row.addWidget(self.start_button)
+        form.addRow("Command", row)
         layout.addLayout(form)
         self.connection = QLabel("Not connected")
         self.connection.setObjectName("latentdrag_connection")
@@ -404,6 +445,7 @@ class LatentDragDocker(DockWidget):
         self.connect_button.clicked.connect(self._connect)
         self.address.editingFinished.connect(self._connect)
         self.token.editingFinished.connect(self._connect)
+        self.start_button.clicked.connect(self._start_engine)
         self.model.currentIndexChanged.connect(
             lambda: self.controller.update_settings(model=self.model.currentData() or ""))
         self.method.currentIndexChanged.connect(
@@ -431,6 +473,11 @@ class LatentDragDocker(DockWidget):
         self.controller.update_settings(address=address, token=self.token.text().strip())
         self.connection.setText(f"Connecting to {address}…")
         self.controller.check_connection()
+
+    def _start_engine(self) -> None:
+        self.controller.update_settings(address=self.address.text().strip() or DEFAULT_ADDRESS,
+                                        engine_command=self.engine_command.text().strip())
+        self.controller.start_engine()
 
     def _new_sample(self) -> None:
         self.controller.new_sample(self.seed.value(), self.psi.value(), self.size.value(),

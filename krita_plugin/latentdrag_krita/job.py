@@ -5,6 +5,7 @@ so it is tested with plain pytest against a real engine.
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -13,6 +14,7 @@ from .latent_store import Box, LatentRecord
 from .pixels import Mask, restrict_to_selection
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_ENGINE_COMMAND = "latentdrag serve --listen {address}"
 METHODS = {"DragGAN": "draggan", "FreeDrag": "freedrag"}
 INVERSION_PRESETS = {"Fast": "fast", "Faithful": "faithful"}
 # Engine answers that mean "this stored latent cannot be re-attached": invert the pixels instead.
@@ -22,6 +24,17 @@ _STALE_LATENT_CODES = {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION"}
 def connect(client_module, settings: "DragSettings", timeout: float = 30.0):
     """An EngineClient for the configured address (and token, when one is set)."""
     return client_module.EngineClient(settings.address, token=settings.token or None, timeout=timeout)
+
+
+def engine_command_line(template: str, address: str) -> list[str]:
+    """The argv of the "Start engine" command: shell-style words, `{address}` replaced (no shell runs it)."""
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise ValueError(f"the engine command cannot be read ({exc}): {template!r}") from None
+    if not words:
+        raise ValueError("the engine command is empty; e.g. " + DEFAULT_ENGINE_COMMAND)
+    return [word.replace("{address}", address) for word in words]
 
 
 def serve_hint(address: str) -> str:
@@ -34,6 +47,7 @@ class DragSettings:
     address: str = DEFAULT_ADDRESS
     token: str = ""  # bearer token for an engine on a non-loopback address (`serve --token-file`)
     model: str = ""  # models/{id}; empty = the engine's default model
+    engine_command: str = DEFAULT_ENGINE_COMMAND  # what "Start engine" runs; {address} = the address above
     method: str = "draggan"
     inversion_preset: str = "fast"
     max_steps: int = 200

@@ -5,14 +5,19 @@ on a 2-core machine, so it starts once); each test below checks one part of what
 """
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import struct
+import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
 from krita_runner import krita_missing, run_scenarios
-from tests.support.engine_server import model_for_tests, running_engine
+from tests.support.engine_server import REPO, free_port, model_for_tests, running_engine
 
 pytestmark = pytest.mark.skipif(krita_missing() is not None, reason=str(krita_missing()))
 
@@ -52,13 +57,31 @@ def krita_session(tmp_path_factory):
     source_png = root / "source.png"
     write_png(source_png, WIDTH, HEIGHT, source_pixels())
     model = model_for_tests(root)
+    # "Start engine" runs `latentdrag serve` (as `python -m engine serve` of this checkout) on a spare port.
+    start_command = (f"env PYTHONPATH={REPO} {sys.executable} -m engine serve --model {model} "
+                     "--listen {address} --device cpu")
     with running_engine(model, root, inversion_overrides=FEW_INVERSION_STEPS) as address:
         config = {"source_png": str(source_png), "address": address, "dead_address": "127.0.0.1:9",
+                  "spare_address": f"127.0.0.1:{free_port()}", "engine_command": start_command,
                   "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
-                  "job_timeout": 180, "scenarios": ["drag", "sample_and_reuse", "u16", "cancel", "no_engine"]}
-        code, results, log = run_scenarios(root / "session", config, timeout=540)
+                  "job_timeout": 180,
+                  "scenarios": ["drag", "sample_and_reuse", "u16", "cancel", "start_engine", "no_engine"]}
+        try:
+            code, results, log = run_scenarios(root / "session", config, timeout=540)
+        finally:
+            stop_started_engine(root / "session" / "out" / "results.json")
     assert code == 0 and results.get("docker_found"), f"Krita exited {code}; log tail:\n{log}"
     return results, root / "session" / "out"
+
+
+def stop_started_engine(results_path: Path) -> None:
+    """The engine that "Start engine" launched is detached from Krita: stop it here."""
+    if not results_path.exists():
+        return
+    pid = json.loads(results_path.read_text()).get("start_engine", {}).get("engine_pid")
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def scenario(krita_session, name: str) -> dict:
@@ -171,6 +194,14 @@ def test_cancel_stops_the_drag_and_leaves_the_document_as_it_was(krita_session):
     assert cancel["error"] == "Cancelled; the layer is unchanged."
     assert cancel["progress"][-1][1] < 2000
     assert cancel["names_after"] == cancel["names_before"] == ["Background", "Drag points"]
+
+
+def test_start_engine_runs_the_configured_command_and_connects(krita_session):
+    started = scenario(krita_session, "start_engine")
+    assert started["engine_pid"] > 0
+    assert started["connected"], started
+    assert started["connection"].startswith("Connected: engine")
+    assert started["models_listed"] == 2  # "Engine default" + the one model it serves
 
 
 def test_without_an_engine_the_docker_shows_the_serve_command_and_adds_no_layer(krita_session):

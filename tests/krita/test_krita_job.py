@@ -10,7 +10,7 @@ import pytest
 import engine.client as client_module
 from engine.client import EngineClient, EngineError
 from latentdrag_krita.geometry import DragPair, GeometryError
-from latentdrag_krita.job import DragJob, DragSettings, connect, run_drag, run_sample
+from latentdrag_krita.job import DragJob, DragSettings, connect, engine_command_line, run_drag, run_sample
 from latentdrag_krita.latent_store import LatentRecord
 from latentdrag_krita.pixels import selection_to_mask
 from tests.support.engine_server import model_for_tests, running_engine
@@ -138,3 +138,14 @@ def test_token_from_the_settings_reaches_an_engine_that_requires_one(tmp_path):
             with pytest.raises(EngineError) as raised:
                 run_sample(engine, seed=1, psi=0.5)
             assert raised.value.code == "UNAUTHENTICATED"
+
+
+def test_engine_command_is_split_like_a_shell_with_the_address_filled_in():
+    assert engine_command_line("latentdrag serve --listen {address}", "127.0.0.1:6000") == [
+        "latentdrag", "serve", "--listen", "127.0.0.1:6000"]
+    assert engine_command_line("'/opt/my tools/latentdrag' serve --model 'a b.safetensors'", "x") == [
+        "/opt/my tools/latentdrag", "serve", "--model", "a b.safetensors"]
+    with pytest.raises(ValueError, match="empty"):
+        engine_command_line("  ", "x")
+    with pytest.raises(ValueError, match="cannot be read"):
+        engine_command_line("latentdrag 'serve", "x")

@@ -4,10 +4,18 @@ photo-layer drag fits the suite's time budget on a 2-core CPU."""
 from __future__ import annotations
 
 import contextlib
+import socket
 from pathlib import Path
 from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 BUNDLED_MODEL = REPO / "engine" / "models" / "default" / "faces64.safetensors"
 
 

@@ -283,6 +283,19 @@ def scenario_cancel(docker, controller) -> None:
     pump(0.3)
 
 
+def scenario_start_engine(docker, controller) -> None:
+    """"Start engine" runs the configured command and the docker connects once the engine answers."""
+    record = results.setdefault("start_engine", {})
+    docker.address.setText(CONFIG["spare_address"])
+    docker.engine_command.setText(CONFIG["engine_command"])
+    docker.start_button.click()
+    record["engine_pid"] = controller.engine_pid
+    save_results()  # the pytest side stops this process even if the wait below fails
+    record["connected"] = wait_for(lambda: controller.connected, CONFIG["job_timeout"])
+    record["connection"] = docker.connection.text()
+    record["models_listed"] = docker.model.count()
+
+
 def scenario_no_engine(docker, controller) -> None:
     """Nothing listens: the docker shows the serve hint and no layer is added."""
     record = results.setdefault("no_engine", {})
