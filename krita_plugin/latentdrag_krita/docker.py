@@ -343,6 +343,13 @@ def _combo(items: dict[str, str], current: str) -> QComboBox:
     return combo
 
 
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    return row
+
+
 class LatentDragDocker(DockWidget):
     """Connection, options, Run / Cancel with progress, the last error, and "New sample"."""
 
@@ -358,10 +365,7 @@ class LatentDragDocker(DockWidget):
         self.address = QLineEdit(settings.address)
         self.address.setObjectName("latentdrag_address")
         self.connect_button = QPushButton("Connect")
-        row = QHBoxLayout()
-        row.addWidget(self.address)
-        row.addWidget(self.connect_button)
-        form.addRow("Engine", row)
+        form.addRow("Engine", _row(self.address, self.connect_button))
         self.token = QLineEdit(settings.token)
         self.token.setEchoMode(QLineEdit.Password)
         self.token.setPlaceholderText("only for a remote engine (serve --token-file)")
@@ -369,10 +373,7 @@ class LatentDragDocker(DockWidget):
         self.engine_command = QLineEdit(settings.engine_command)
         self.engine_command.setToolTip("Run by 'Start engine' (no shell); {address} becomes the address above")
         self.start_button = QPushButton("Start engine")
-        row = QHBoxLayout()
-        row.addWidget(self.engine_command)
-        row.addWidget(self.start_button)
-        form.addRow("Command", row)
+        form.addRow("Command", _row(self.engine_command, self.start_button))
         layout.addLayout(form)
         self.connection = QLabel("Not connected")
         self.connection.setObjectName("latentdrag_connection")
@@ -393,15 +394,12 @@ class LatentDragDocker(DockWidget):
         form.addRow("Step limit", self.steps)
         layout.addLayout(form)
 
-        buttons = QHBoxLayout()
         self.points_button = QPushButton("Drag points")
         self.points_button.setToolTip("Add a vector layer; draw one line per point, from handle to target")
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        for button in (self.points_button, self.run_button, self.cancel_button):
-            buttons.addWidget(button)
-        layout.addLayout(buttons)
+        layout.addLayout(_row(self.points_button, self.run_button, self.cancel_button))
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
@@ -431,11 +429,9 @@ class LatentDragDocker(DockWidget):
         self.size.setValue(256)
         sample_form.addRow("Size (px)", self.size)
         self.position_x, self.position_y = QSpinBox(), QSpinBox()
-        position = QHBoxLayout()
         for spin in (self.position_x, self.position_y):
             spin.setRange(-8192, 8192)
-            position.addWidget(spin)
-        sample_form.addRow("Position x, y", position)
+        sample_form.addRow("Position x, y", _row(self.position_x, self.position_y))
         self.sample_button = QPushButton("New sample")
         sample_form.addRow(self.sample_button)
         layout.addWidget(sample_box)
