@@ -166,7 +166,8 @@ def tracker_self_check(G, tracker: FlowTracker, n_images: int = 6) -> dict:
             "max_px": errors[-1], "points": len(errors)}
 
 
-def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracker: FlowTracker) -> dict:
+def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracker: FlowTracker,
+             overrides: dict | None = None) -> dict:
     res = G.img_resolution
     ws = seed_ws(G, task.seed)
     with torch.no_grad():
@@ -178,7 +179,7 @@ def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracke
         mask[y0:y1, x0:x1] = 1
     stamps = []
     result = drag(G, ws, task.handles, task.targets, mask=mask,
-                  options=DragOptions(method=method, preset=preset, max_steps=max_steps),
+                  options=DragOptions(method=method, preset=preset, max_steps=max_steps, **(overrides or {})),
                   callback=lambda _progress: stamps.append(time.perf_counter()))
     intervals = np.diff(stamps)
     found = tracker.track(to_uint8(before), to_uint8(result.image), task.handles)
@@ -324,41 +325,35 @@ def load_generator(model: str | None):
     return loaded.G.eval().requires_grad_(False), str(loaded.path.relative_to(REPO) if loaded.path.is_relative_to(REPO) else loaded.path)
 
 
+def parse_overrides(text: str) -> dict:
+    """"r1=0.375,stop_distance=2" → DragOptions overrides (numbers)."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    return {key: float(value) for key, value in pairs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
     parser.add_argument("--tasks", type=int, default=60)
     parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument("--methods", default=",".join(f"{m}/{p}" for m, p in METHODS),
+                        help="comma-separated method/preset list")
+    parser.add_argument("--options", default="", help="DragOptions overrides, e.g. r2=12,stop_distance=2")
+    parser.add_argument("--label", default="", help="suffix for the method names in the report")
     parser.add_argument("--timing-steps", type=int, default=3, help="steps timed at 512 px (0 = skip)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: on a shared 2-core machine 2 threads were 5x slower)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/drag.json")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="combine earlier --out files (run in parallel) instead of running")
     parser.add_argument("--write-docs", action="store_true", help="update the Drag section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    G, model_name = load_generator(args.model)
-    tracker = FlowTracker()
-    tasks = make_tasks(G.img_resolution, args.tasks)
-    report = {"model": model_name, "resolution": G.img_resolution, "tasks": len(tasks),
-              "max_steps": args.max_steps, "torch": torch.__version__, "threads": args.threads,
-              "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
-              "date": time.strftime("%Y-%m-%d"), "tracker": tracker_self_check(G, tracker),
-              "methods": {}, "rows": {}, "pairs": {}, "timing_steps": args.timing_steps}
-    print("tracker", report["tracker"], flush=True)
-    for method, preset in METHODS:
-        name = f"{method}/{preset}"
-        rows = []
-        for task in tasks:
-            rows.append(run_task(G, task, method, preset, args.max_steps, tracker))
-            print(name, rows[-1], flush=True)
-        report["rows"][name] = rows
-        report["methods"][name] = summarize(rows, G.img_resolution)
-        if args.pairs:
-            report["pairs"][name] = paired_reconstruction(G, method, preset, tracker, args.pairs)
-        print(name, report["methods"][name], flush=True)
-    if args.timing_steps:
-        report["step_time_512"] = step_time_512(args.timing_steps)
-        print("512 px", report["step_time_512"], flush=True)
+    if args.merge:
+        report = merge_reports([json.loads(p.read_text()) for p in args.merge])
+    else:
+        report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     section = markdown(report)
@@ -366,6 +361,53 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_docs:
         write_docs_section(REPO / "docs/benchmarks.md", section)
     return 0
+
+
+def run(args) -> dict:
+    G, model_name = load_generator(args.model)
+    tracker = FlowTracker()
+    tasks = make_tasks(G.img_resolution, args.tasks)
+    overrides = parse_overrides(args.options)
+    report = {"model": model_name, "resolution": G.img_resolution, "tasks": len(tasks),
+              "max_steps": args.max_steps, "torch": torch.__version__, "threads": args.threads,
+              "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
+              "date": time.strftime("%Y-%m-%d"), "tracker": tracker_self_check(G, tracker),
+              "methods": {}, "rows": {}, "pairs": {}, "timing_steps": args.timing_steps}
+    print("tracker", report["tracker"], flush=True)
+    for name in filter(None, args.methods.split(",")):
+        method, preset = name.split("/")
+        label = name + args.label
+        rows = []
+        for task in tasks:
+            rows.append(run_task(G, task, method, preset, args.max_steps, tracker, overrides))
+            print(label, rows[-1], flush=True)
+        report["rows"][label] = rows
+        report["methods"][label] = summarize(rows, G.img_resolution)
+        if args.pairs:
+            report["pairs"][label] = paired_reconstruction(G, method, preset, tracker, args.pairs)
+        print(label, report["methods"][label], flush=True)
+    if args.timing_steps:
+        report["step_time_512"] = step_time_512(args.timing_steps)
+        print("512 px", report["step_time_512"], flush=True)
+    return report
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """One report from runs of different methods on the same model and task set."""
+    merged = dict(reports[0])
+    for key in ("methods", "rows", "pairs"):
+        merged[key] = {k: v for r in reports for k, v in r.get(key, {}).items()}
+    for r in reports:
+        if r.get("step_time_512"):
+            merged["step_time_512"], merged["timing_steps"] = r["step_time_512"], r["timing_steps"]
+    # Methods run on fewer tasks (the task set is a fixed sequence, so a shorter run is its prefix)
+    # are compared like for like: the others are also summarised on that prefix.
+    common = min(len(rows) for rows in merged["rows"].values())
+    for name, rows in list(merged["rows"].items()):
+        if len(rows) > common:
+            merged["methods"][f"{name} (tasks 0–{common - 1})"] = summarize(rows[:common], merged["resolution"])
+    merged["tasks"] = max(len(rows) for rows in merged["rows"].values())
+    return merged
 
 
 if __name__ == "__main__":
