@@ -1,0 +1,38 @@
+"""The drag benchmark's fixed task set and its flow read-out (the parts that decide what is measured)."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "drag_bench.py"
+spec = importlib.util.spec_from_file_location("drag_bench", BENCH)
+drag_bench = importlib.util.module_from_spec(spec)
+sys.modules["drag_bench"] = drag_bench  # dataclasses look their module up
+spec.loader.exec_module(drag_bench)
+
+
+def test_task_set_is_fixed_and_follows_its_specification():
+    tasks = drag_bench.make_tasks(64, 60)
+    assert tasks == drag_bench.make_tasks(64, 60)  # versioned: same tasks every run
+    assert drag_bench.make_tasks(64, 30) == tasks[:30]  # shorter runs are a prefix
+    assert [len(t.handles) for t in tasks[:6]] == [1, 3, 5, 1, 3, 5]
+    assert sum(t.mask_box is not None for t in tasks) == 20
+    for t in tasks:
+        for (hx, hy), (tx, ty) in zip(t.handles, t.targets):
+            assert 0.05 * 64 - 0.01 <= math.hypot(tx - hx, ty - hy) <= 0.25 * 64 + 0.01
+            assert 0 <= tx <= 63 and 0 <= ty <= 63
+        if t.mask_box is not None:
+            x0, y0, x1, y1 = t.mask_box
+            assert all(x0 <= x < x1 and y0 <= y < y1 for x, y in t.handles + t.targets)
+
+
+def test_flow_read_out_maps_upsampled_flow_back_to_model_pixels():
+    up = drag_bench.FLOW_UPSAMPLE
+    flow = np.zeros((64 * up, 64 * up, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0 * up, -2.0 * up  # content moved by (+3, -2) model px everywhere
+    assert np.allclose(drag_bench.FlowTracker.read(flow, [(10.0, 20.0), (40.5, 33.25)]),
+                       [(13.0, 18.0), (43.5, 31.25)], atol=1e-5)
