@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import math
+import mmap
 import os
 import pickle
+import pickletools
 import re
 import struct
 import warnings
@@ -32,6 +34,8 @@ from .stylegan2 import StyleGAN2Config
 
 MAX_FILE_BYTES = 4 << 30          # the largest public StyleGAN2 pickles are ~400 MB
 MAX_TENSOR_ELEMENTS = 1 << 30     # 4 GiB of float32: far above any single StyleGAN2 weight
+STORAGE_HEADER_LIMIT = 4096       # real legacy storage headers are ~250 bytes
+PAYLOAD_MIN_BYTES = 1 << 16       # bytes payloads at least this large are read in place from the mapped file
 LEGACY_MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL_VERSION = 1001
 
@@ -260,11 +264,13 @@ def _load_from_bytes(data: Any) -> StorageRecord:
     """Parse `torch.storage._load_from_bytes(bytes)`: a legacy (non-zip) torch.save stream of one storage.
 
     Layout: pickled magic number, protocol version, sys_info, the storage object as a persistent id,
-    the sorted key list, then per key an int64 element count and the raw little-endian bytes.
+    the sorted key list, then per key an int64 element count and the raw little-endian bytes. `data` is
+    the bytes object, or a read-only view of it inside the memory-mapped file (see `_extract_payloads`).
     """
-    if not isinstance(data, bytes):
+    if not isinstance(data, (bytes, memoryview)):
         raise UnsafeModelError("storage data is not bytes")
-    stream = io.BytesIO(data)  # shares the buffer; no copy
+    # The header pickles are a few hundred bytes; parse them from a bounded copy, never the whole payload.
+    stream = io.BytesIO(bytes(data[:STORAGE_HEADER_LIMIT]))
     declared: dict[str, tuple[torch.dtype, int]] = {}
 
     def next_pickle() -> Any:
@@ -307,7 +313,6 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch.storage", "_load_from_bytes"): _load_from_bytes,
     ("numpy", "dtype"): NumpyDTypeRecord,
     ("numpy", "ndarray"): NumpyArrayRecord,
     ("builtins", "set"): _set_from,
@@ -321,7 +326,21 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
 
 
 class _NetworkPickleUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, payloads: list[memoryview]):
+        super().__init__(file)
+        self.payloads = payloads
+
+    def _load_payload(self, data: Any) -> StorageRecord:
+        """`_load_from_bytes`, where an int stands for the payload that `_extract_payloads` lifted out."""
+        if type(data) is int:
+            if not 0 <= data < len(self.payloads):
+                raise UnsafeModelError(f"storage payload index {data} is out of range")
+            data = self.payloads[data]
+        return _load_from_bytes(data)
+
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return self._load_payload
         stand_in = _ALLOWED_GLOBALS.get((module, name))
         if stand_in is not None:
             return stand_in
@@ -335,18 +354,91 @@ class _NetworkPickleUnpickler(pickle.Unpickler):
         raise UnsafeModelError("refusing to load: the pickle uses persistent ids, which network pickles never do")
 
 
+class _ViewReader:
+    """File-like reader over a memoryview for `pickletools.genops`: short reads return bytes (opcodes,
+    lengths), long ones return views (payloads), so scanning never copies tensor data."""
+
+    def __init__(self, view: memoryview):
+        self.view, self.pos = view, 0
+
+    def read(self, n: int) -> bytes | memoryview:
+        chunk = self.view[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk if n >= STORAGE_HEADER_LIMIT else bytes(chunk)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readline(self) -> bytes:
+        line = bytes(self.view[self.pos:self.pos + 1024])
+        end = line.find(b"\n")
+        line = line if end < 0 else line[:end + 1]
+        self.pos += len(line)
+        return line
+
+
+_BYTES_LENGTH_FIELD = {"SHORT_BINBYTES": 1, "BINBYTES": 4, "BINBYTES8": 8}
+
+
+def _extract_payloads(view: memoryview) -> tuple[bytes, list[memoryview]]:
+    """Rewrite a protocol 3+ pickle so that each large bytes payload becomes a small int index into the
+    returned list of views of the mapped file; FRAME opcodes are dropped (their lengths no longer hold).
+
+    The rewritten stream still goes through the restricted unpickler; only the tensor bytes bypass it,
+    which spares copying them into Python bytes objects first.
+    """
+    pieces: list[memoryview | bytes] = []
+    payloads: list[memoryview] = []
+    copied_from = 0
+    end = None
+    try:
+        for opcode, arg, pos in pickletools.genops(_ViewReader(view)):
+            if opcode.name == "FRAME":
+                pieces.append(view[copied_from:pos])
+                copied_from = pos + 9
+            elif opcode.name in _BYTES_LENGTH_FIELD and len(arg) >= PAYLOAD_MIN_BYTES:
+                pieces.append(view[copied_from:pos])
+                pieces.append(pickle.BININT + struct.pack("<i", len(payloads)))
+                payloads.append(arg)
+                copied_from = pos + 1 + _BYTES_LENGTH_FIELD[opcode.name] + len(arg)
+            elif opcode.name == "STOP":
+                end = pos + 1
+    except ValueError as exc:  # pickletools' report of a cut-off stream or an unknown opcode
+        raise ModelFileError(f"truncated or corrupt pickle ({exc})") from None
+    pieces.append(view[copied_from:end])
+    return b"".join(pieces), payloads
+
+
+def _map_read_only(f: io.BufferedReader) -> mmap.mmap:
+    """The whole file, mapped read-only. On Linux the mapping is pre-faulted (MAP_POPULATE): the parse
+    touches nearly every page, and one populate call is far cheaper than a page fault per 4 KiB."""
+    if hasattr(mmap, "MAP_POPULATE"):
+        return mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 def read_network_pickle(path: str | os.PathLike, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
-    """Unpickle with the restricted unpickler; the result holds only records, containers and tensors."""
+    """Unpickle with the restricted unpickler; the result holds only records, containers and tensors.
+
+    Protocol 3+ files are memory-mapped and their tensor payloads are viewed in place; protocol 2 files
+    (bytes stored as latin-1 text) are unpickled straight from the file.
+    """
     path = Path(path)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_file_bytes:
             raise UnsafeModelError(f"{path}: file is {size} bytes, over the {max_file_bytes}-byte cap")
+        head = f.read(2)
+        f.seek(0)
         try:
             with warnings.catch_warnings():
-                # torch.frombuffer warns that bytes are read-only; kept tensors are copied, never written.
+                # torch.frombuffer warns that the buffers are read-only; kept tensors are copied, never written.
                 warnings.filterwarnings("ignore", message="The given buffer is not writable")
-                return _NetworkPickleUnpickler(f).load()
+                if len(head) == 2 and head[0] == 0x80 and head[1] >= 3:
+                    view = memoryview(_map_read_only(f))
+                    stream, payloads = _extract_payloads(view)
+                    return _NetworkPickleUnpickler(io.BytesIO(stream), payloads).load()
+                return _NetworkPickleUnpickler(f, []).load()
         except ModelFileError as exc:
             raise type(exc)(f"{path}: {exc}") from None
         except (pickle.UnpicklingError, EOFError) as exc:

@@ -297,3 +297,27 @@ def test_shapes_are_checked_before_any_copy(tmp_path, marker, networks, monkeypa
     with pytest.raises(ModelFileError, match=r"'synthesis.b4.const' has shape \[16384, 32768\], expected"):
         load_model_file(write_pickle(tmp_path / "big.pkl", top), device="cpu")
     assert copies == []
+
+
+@pytest.mark.parametrize("protocol", [3, 4])
+def test_mapped_payload_path_reproduces_the_source(tmp_path, marker, networks, monkeypatch, protocol):
+    """Protocol 3+: every storage payload is lifted out of the stream and read in place from the mapping."""
+    import engine.models.nvidia_pickle as reader
+    monkeypatch.setattr(reader, "PAYLOAD_MIN_BYTES", 64)  # storages (≥ ~250 bytes), not 8-byte numpy scalars
+    G, D = networks
+    path = write_snapshot(tmp_path / "net.pkl", G, D, None, PickleStyle(protocol=protocol,
+                          tensors=TensorLayout(channels_last=True, storage_padding=2)), marker)
+    stream, payloads = reader._extract_payloads(memoryview(path.read_bytes()))
+    assert len(payloads) == len(G.state_dict()) + len(D.state_dict()) + 2  # + augment_pipe's two buffers
+    assert len(stream) < path.stat().st_size // 4
+    loaded = load_model_file(path, device="cpu")
+    assert_same_outputs(reference_outputs(G, D), reference_outputs(loaded.G, loaded.D))
+
+
+def test_payload_indices_cannot_escape_the_payload_table(tmp_path):
+    big = RawStream(legacy_storage_stream(b"\0" * (1 << 17), 1 << 15))
+    tensor = Reduce(REBUILD_TENSOR, (big, 0, (4,), (1,), False, OrderedDict()))
+    stray = Reduce(FakeGlobal("torch.storage", "_load_from_bytes"), (7,))
+    path = write_pickle(tmp_path / "i.pkl", {"G_ema": None, "ok": tensor, "bad": stray}, protocol=4)
+    with pytest.raises(UnsafeModelError, match="storage payload index 7 is out of range"):
+        load_model_file(path, device="cpu")
