@@ -1,5 +1,6 @@
 """The GIMP 3 plug-in in real GIMP 3.0 (gimp-console in the Debian trixie chroot made by
-scripts/setup-gimp.sh) against a real engine (`latentdrag serve`) on the host's loopback.
+scripts/setup-gimp.sh) against a real engine on the host's loopback: `latentdrag serve` itself for the
+sample test, the same server started in-process with a shortened inversion for the photo-layer drag.
 
 gimp_driver.py builds the scene inside GIMP (a layer moved inside a larger canvas, a path with one stroke
 per drag, a rectangular selection), calls the procedures non-interactively and exports every layer; the
@@ -13,6 +14,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -20,8 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.client import EngineClient
+from engine.client import EngineClient, EngineError
 from engine.plugins import gimp_install
+from tests.support.engine_server import model_for_tests
 
 REPO = Path(__file__).resolve().parents[2]
 CHROOT = Path(os.environ.get("LATENTDRAG_GIMP_CHROOT", REPO / ".cache" / "gimp-chroot"))
@@ -44,6 +48,37 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_address(tmp_path_factory):
+    """`latentdrag serve` itself, as a user starts it, on a free loopback port (for the test that needs no
+    inversion, so the engine's default inversion length does not matter)."""
+    folder = tmp_path_factory.mktemp("serve")
+    address = f"127.0.0.1:{free_port()}"
+    log_path = folder / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--model", str(model_for_tests(folder)),
+                                   "--listen", address, "--device", "cpu"], cwd=REPO, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        with EngineClient(address, timeout=5) as client:
+            while True:
+                try:
+                    client.health()
+                    break
+                except EngineError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"latentdrag serve did not come up:\n{log_path.read_text()[-3000:]}")
+                    time.sleep(0.5)
+        yield address
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 @pytest.fixture(scope="module")
@@ -134,25 +169,25 @@ def test_drag_adds_a_layer_above_the_source_that_changes_only_inside_the_selecti
     assert len(image_sessions[0].revisions) == 3  # inversion, drag, drag
 
 
-def test_new_sample_is_the_engines_render_and_can_be_dragged_directly(engine_address, gimp_home, sample_png):
+def test_new_sample_is_the_engines_render_and_can_be_dragged_directly(served_address, gimp_home):
     report = run_gimp(
-        gimp_home, "sample", sample_png,
-        calls=[{"procedure": SAMPLE, "properties": {"engine-address": engine_address, "seed": 5,
+        gimp_home, "sample", noise_png(),
+        calls=[{"procedure": SAMPLE, "properties": {"engine-address": served_address, "seed": 5,
                                                      "truncation-psi": 0.6}},
-               {"procedure": DRAG, "layer_index": 0, "properties": {"engine-address": engine_address,
+               {"procedure": DRAG, "layer_index": 0, "properties": {"engine-address": served_address,
                                                                     "max-steps": 20, "path": "Sample points"}}],
         paths={"Sample points": [[[30, 30], [36, 27]]]})
 
     assert [run["status"] for run in report["runs"]] == ["SUCCESS", "SUCCESS"], report["runs"]
     dragged, sample, source = report["layers"]
-    with EngineClient(engine_address) as client:
+    with EngineClient(served_address) as client:
         render = client.create_session_from_seed(5, psi=0.6, result_format="raw").image
     expected = np.frombuffer(render.data, np.uint8).reshape(render.height, render.width, 4)
     assert sample["name"].startswith("Latent Drag sample · seed 5") and sample["offsets"] == [0, 0]
     assert np.array_equal(sample["rgba"], expected)
     assert sample["parasite_bytes"] > 0 and dragged["parasite_bytes"] > 0
     assert not np.array_equal(dragged["rgba"], sample["rgba"])
-    with EngineClient(engine_address) as client:
+    with EngineClient(served_address) as client:
         assert not [s for s in client.list_sessions() if s.kind == "image" and len(s.revisions) == 1], \
             "dragging a sample must reuse its seed session, not invert it"
 
