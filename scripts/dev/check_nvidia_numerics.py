@@ -130,6 +130,9 @@ def check(out_dir: Path) -> dict[str, dict[str, float]]:
             ws_ref = torch.from_numpy(ref["ws"])  # isolate synthesis from mapping differences
             image = G.synthesis(ws_ref, noise_mode="const")
             diffs["image"] = float((image - torch.from_numpy(ref["image"])).abs().max())
+            # The unfused modulated conv (training and drag gradients) computes the same function.
+            unfused = G.synthesis.run(ws_ref, noise_mode="const", fused=False).image
+            diffs["image (unfused path)"] = float((unfused - torch.from_numpy(ref["image"])).abs().max())
             block_diffs = []
             for block in G.blocks:
                 feats = G.synthesize(ws_ref, feature_block=block.name, stop_at_features=True).features[block.name]
