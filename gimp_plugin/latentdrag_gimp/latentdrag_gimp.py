@@ -82,6 +82,11 @@ def add_engine_arguments(procedure):
                                   "", GObject.ParamFlags.READWRITE)
 
 
+def text_argument(config, name):
+    """A string argument; GIMP hands an empty one back as None once it has stored it as a last-used value."""
+    return (config.get_property(name) or "").strip()
+
+
 def run_in_worker(title, work):
     """Run `work(report, cancel_event)` in a thread while this (GIMP) thread drives the progress bar.
 
@@ -250,10 +255,10 @@ def drag_layer(procedure, run_mode, image, drawables, config):
         return None
     settings = jobs.DragSettings(method=config.get_property("method"),
                                  inversion_preset=config.get_property("inversion-preset"),
-                                 max_steps=config.get_property("max-steps"), model=config.get_property("model"))
+                                 max_steps=config.get_property("max-steps"), model=text_argument(config, "model"))
     job = jobs.DragJob(layer=jobs.LayerPixels(width, height, rgba), pairs=pairs, region=region,
                        settings=settings, stored=read_stored_latent(drawable))
-    address = config.get_property("engine-address")
+    address = text_argument(config, "engine-address") or DEFAULT_ADDRESS
 
     def work(report, cancel_event):
         with connect(client_module, address) as client:
@@ -282,7 +287,8 @@ def new_sample(procedure, run_mode, image, drawables, config):
         return None
     client_module, jobs = import_client()
     seed, psi = config.get_property("seed"), config.get_property("truncation-psi")
-    address, model = config.get_property("engine-address"), config.get_property("model")
+    address = text_argument(config, "engine-address") or DEFAULT_ADDRESS
+    model = text_argument(config, "model")
 
     def work(report, cancel_event):
         report(f"Sampling seed {seed}…", None)

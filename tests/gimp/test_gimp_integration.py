@@ -90,7 +90,8 @@ def gimp_home():
     gimp_install.install(host / "profile")
     shutil.copy(Path(__file__).with_name("gimp_driver.py"), host / "driver.py")
     yield host, inside
-    shutil.rmtree(host, ignore_errors=True)
+    if not os.environ.get("LATENTDRAG_KEEP_GIMP_RUNS"):
+        shutil.rmtree(host, ignore_errors=True)
 
 
 def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, selection=None) -> dict:

@@ -158,8 +158,11 @@ def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None) -> J
     if inverted:
         session = invert_layer(client, job, report, cancel_event)
         if not session_fits(session, job):
-            raise JobError(f"the engine's session {session.name} does not match the layer "
-                           f"({job.layer.width}×{job.layer.height})")
+            raise JobError(
+                f"the engine's session {session.name} ({session.model}, {session.layer_width}×"
+                f"{session.layer_height} layer, region {session.region_box}) does not match the layer "
+                f"({job.layer.width}×{job.layer.height}, model {job.settings.model or 'default'}, "
+                f"editable {job.region.box if job.region else 'everywhere'})")
     start = INVERSION_SHARE if inverted else 0.0
     noun = "point" if len(job.pairs) == 1 else "points"
     report(f"Dragging {len(job.pairs)} {noun} ({job.settings.method})…", start)
