@@ -136,6 +136,16 @@ def test_discriminator_term_is_used_without_touching_d(generator, target):
     assert losses["with_d"] > losses["plain"]          # same first step, plus the D feature term
     assert all(p.grad is None for p in discriminator.parameters())
 
+    # Pivotal tuning leaves D out unless asked (pti_discriminator_weight).
+    pti_losses = {}
+    for weight in (0.0, 0.05):
+        seen = []
+        invert(generator, target, discriminator=discriminator, callback=lambda p: seen.append(p.loss),
+               settings=preset_settings("faithful", w_steps=0, w_plus_steps=0, pti_steps=1, w_avg_samples=64,
+                                        pti_discriminator_weight=weight))
+        pti_losses[weight] = seen[0]
+    assert pti_losses[0.05] > pti_losses[0.0]
+
 
 @pytest.mark.parametrize("bad, message", [
     (torch.zeros(1, 3, 32, 32), r"target must be a tensor of shape \[1, 3, 64, 64\]"),
