@@ -94,7 +94,27 @@ def bench_photos(model) -> tuple[dict, dict]:
     return results, kept
 
 
-def bench_drag(model, kept: dict) -> dict:
+def save_drag_figure(path: str, photo: np.ndarray, region, before: torch.Tensor, after: torch.Tensor,
+                     out: np.ndarray) -> None:
+    """One strip over the edited window: photo | inversion | dragged generator output | composite."""
+    from PIL import Image
+
+    rows, cols, _, _ = region.layer_slices()
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+
+    def generator_panel(image: torch.Tensor) -> Image.Image:
+        pixels = ((image[0].clamp(-1, 1).permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+        return Image.fromarray(pixels).resize(size, Image.BICUBIC)
+
+    panels = [Image.fromarray(photo[rows, cols, :3]), generator_panel(before), generator_panel(after),
+              Image.fromarray(out[rows, cols, :3])]
+    strip = Image.new("RGB", (size[0] * len(panels), size[1]))
+    for i, panel in enumerate(panels):
+        strip.paste(panel, (i * size[0], 0))
+    strip.save(path)
+
+
+def bench_drag(model, kept: dict, figure: str | None = None) -> dict:
     """Drag the astronaut's cheek on the faithful inversion; check arrival and bit-identity outside."""
     name, box = PHOTOS[0]
     photo = load_photo(name)
@@ -103,6 +123,8 @@ def bench_drag(model, kept: dict) -> dict:
     result = drag(inverted.generator, inverted.ws, [handle], [target], mask=region.mask,
                   options=DragOptions(max_steps=200))
     out = composite(photo, region, inverted.image, result.image)
+    if figure:
+        save_drag_figure(figure, photo, region, inverted.image, result.image, out)
     reach = change_mask(inverted.image, result.image, grow=1 + 3 + 1, feather=0) > 0
     up = torch.nn.functional.interpolate(reach[None, None].float(), size=(region.size, region.size),
                                          mode="nearest")[0, 0].bool().numpy()
@@ -151,6 +173,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", default=None, help="also write the raw results here")
+    parser.add_argument("--figure", default=None, help="also save the drag example strip (PNG) here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model_file(args.model, device="cpu")
@@ -161,7 +184,7 @@ def main() -> None:
               "torch": torch.__version__, "threads": args.threads, "model": str(model.path),
               "n_samples": args.samples, "samples": bench_samples(model, args.samples)}
     report["photos"], kept = bench_photos(model)
-    report["drag"] = bench_drag(model, kept)
+    report["drag"] = bench_drag(model, kept, args.figure)
     report["total_seconds"] = time.perf_counter() - started
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
