@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -251,7 +252,7 @@ def summarize(rows: list[dict], res: int) -> dict:
         "md_flow": float(np.mean([r["md_flow"] for r in rows])),
         "md_own": float(np.mean([r["md_own"] for r in rows])),
         "md_start": float(np.mean([r["md_start"] for r in rows])),
-        "by_points": {n: float(np.mean([r["md_flow"] for r in rows if r["points"] == n])) for n in (1, 3, 5)},
+        "by_points": {str(n): float(np.mean([r["md_flow"] for r in rows if r["points"] == n])) for n in (1, 3, 5)},
         "success": sum(r["md_flow"] <= threshold for r in rows),
         "converged": len(converged),
         "median_steps": float(np.median([r["steps"] for r in rows])),
@@ -285,7 +286,7 @@ def markdown(report: dict) -> str:
         bp = s["by_points"]
         secs = f"{s['median_seconds_converged']:.2f}" if s["median_seconds_converged"] is not None else "–"
         lines.append(
-            f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {bp[1]:.2f} / {bp[3]:.2f} / {bp[5]:.2f} "
+            f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {bp['1']:.2f} / {bp['3']:.2f} / {bp['5']:.2f} "
             f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {s['converged']}/{s['tasks']} "
             f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
             f"| {s['change_outside']:.2f} ({s['change_inside']:.2f}) |")
@@ -304,6 +305,8 @@ def markdown(report: dict) -> str:
                   f"random weights; median of {report['timing_steps']} steps after a warm-up): "
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
                   + f"; published / fast = {t['draggan/published'] / t['draggan/fast']:.2f}×."]
+    if report.get("note"):
+        lines += ["", report["note"]]
     return "\n".join(lines) + "\n"
 
 
@@ -317,6 +320,15 @@ def write_docs_section(path: Path, section: str) -> None:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + (text[end + 1:] if end != -1 else "")
     path.write_text(text)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return f"{cpu}, {os.cpu_count()} cores visible, {platform.system()}"
 
 
 def load_generator(model: str | None):
@@ -348,14 +360,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", type=Path, nargs="*", default=[],
                         help="combine earlier --out files (run in parallel) instead of running")
     parser.add_argument("--write-docs", action="store_true", help="update the Drag section of docs/benchmarks.md")
+    parser.add_argument("--note", default="", help="a paragraph printed under the tables")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.merge:
         report = merge_reports([json.loads(p.read_text()) for p in args.merge])
+        report["model"] = args.model or report["model"]
     else:
         report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
+    report["note"] = args.note or report.get("note", "")
     section = markdown(report)
     print(section)
     if args.write_docs:
@@ -370,7 +385,7 @@ def run(args) -> dict:
     overrides = parse_overrides(args.options)
     report = {"model": model_name, "resolution": G.img_resolution, "tasks": len(tasks),
               "max_steps": args.max_steps, "torch": torch.__version__, "threads": args.threads,
-              "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
+              "machine": machine_description(),
               "date": time.strftime("%Y-%m-%d"), "tracker": tracker_self_check(G, tracker),
               "methods": {}, "rows": {}, "pairs": {}, "timing_steps": args.timing_steps}
     print("tracker", report["tracker"], flush=True)
