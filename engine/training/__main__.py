@@ -89,17 +89,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .train import load_snapshot_models
 
     source = Path(args.checkpoint) if args.checkpoint else run_dir(args) / CHECKPOINT_NAME
-    G, D, step, seconds = load_snapshot_models(source)
-    description = (f"64x64 StyleGAN2 face generator distilled from a DCGAN face teacher, then adversarially "
-                   f"fine-tuned; snapshot after {step} training steps of batch 32 "
-                   f"({seconds / 3600:.2f} h of training). See docs/model-card.md.")
+    G, D, info = load_snapshot_models(source)
+    stage = "distillation" if info.phase == "distill" else "adversarial fine-tuning after distillation"
+    description = (f"64x64 StyleGAN2 face generator trained from a DCGAN face teacher; snapshot during {stage} "
+                   f"after {info.step} steps of batch 32 ({info.seconds / 3600:.2f} h of training). "
+                   f"See docs/model-card.md.")
     save_native(args.out, G, D, name="faces64", description=description,
                 provenance="Trained by latentdrag's engine/training (python -m engine.training run) on samples "
                            "of the DCGAN in PyPI gan-face-generate==1.1.1 (MIT-licensed code, weights trained "
                            "on Microsoft DigiFace-1M).",
                 license="Weights derived from DigiFace-1M-trained weights: DigiFace-1M's non-commercial "
                         "research terms apply. Code: Apache-2.0.")
-    print(f"exported step {step} from {source} to {args.out}")
+    print(f"exported step {info.step} ({info.phase}) from {source} to {args.out}")
     return 0
 
 

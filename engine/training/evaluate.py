@@ -114,7 +114,7 @@ def evaluate_model(model_path: Path, teacher: nn.Module, out_dir: Path, projecti
     control = untrained_control(G)
     mean_image = held_out.mean(dim=0, keepdim=True)
     report: dict = {
-        "model": str(model_path), "description": loaded.meta.description,
+        "model": loaded.meta.name, "file": model_path.name, "description": loaded.meta.description,
         "held_out_l1": {
             "student": (_render(G, held_out_z) - held_out).abs().mean().item(),
             "untrained_control": (_render(control, held_out_z) - held_out).abs().mean().item(),

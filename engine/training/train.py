@@ -235,7 +235,7 @@ class Trainer:
         self._print(line)
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "phase": self.phase(), "seconds": self.seconds,
+        return {"step": self.step, "phase": self.phase(max(self.step - 1, 0)), "seconds": self.seconds,
                 "cpu_seconds": self.cpu_seconds,
                 "train_config": json.dumps(self.cfg.to_json_dict()),
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
@@ -253,7 +253,8 @@ class Trainer:
 
     def save_snapshot(self, path: Path) -> None:
         """G_ema and D only, e.g. the end of distillation, kept in case fine-tuning goes wrong."""
-        torch.save({"step": self.step, "seconds": self.seconds, "model_config": json.dumps(self.model_cfg.to_json_dict()),
+        torch.save({"step": self.step, "seconds": self.seconds, "phase": self.phase(max(self.step - 1, 0)),
+                    "model_config": json.dumps(self.model_cfg.to_json_dict()),
                     "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict()}, path)
 
     def load_checkpoint(self, path: Path) -> None:
@@ -279,11 +280,19 @@ class Trainer:
         self._print(f"resumed {path} at step {self.step} ({state['phase']}, {self.seconds / 3600:.2f} h trained)")
 
 
-def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, int, float]:
-    """G_ema, D, step and training seconds from a checkpoint or snapshot file written by the trainer."""
+@dataclass
+class SnapshotInfo:
+    step: int
+    seconds: float
+    phase: str          # the phase of the last step trained
+
+
+def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, SnapshotInfo]:
+    """G_ema, D and where training stood, from a checkpoint or snapshot file written by the trainer."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     model_cfg = StyleGAN2Config.from_json_dict(json.loads(state["model_config"]))
     G, D = Generator(model_cfg), Discriminator(model_cfg)
     G.load_state_dict(state["G_ema"])
     D.load_state_dict(state["D"])
-    return G.eval().requires_grad_(False), D.eval().requires_grad_(False), int(state["step"]), float(state["seconds"])
+    info = SnapshotInfo(int(state["step"]), float(state["seconds"]), state["phase"])
+    return G.eval().requires_grad_(False), D.eval().requires_grad_(False), info

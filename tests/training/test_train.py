@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import engine
+import engine.models.loading
 from engine.models.stylegan2 import StyleGAN2Config
 from engine.training.__main__ import main as training_main
 from engine.training.pool import TeacherPool, images_to_uint8
@@ -96,8 +97,9 @@ def test_export_loads_through_the_public_loader(tmp_path, tiny_pool):
     with torch.no_grad():
         expected = trainer.G_ema(z, noise_mode="const")
         assert torch.allclose(G(z, noise_mode="const"), expected, atol=1e-5)
-    loaded_G, loaded_D, step, _ = load_snapshot_models(tmp_path / "run" / CHECKPOINT_NAME)
-    assert step == 3
+    assert "during distillation after 3 steps" in engine.models.loading.read_model_info(out).description
+    loaded_G, loaded_D, info = load_snapshot_models(tmp_path / "run" / CHECKPOINT_NAME)
+    assert (info.step, info.phase) == (3, "distill")
     assert np.isclose(out.stat().st_size / 4, sum(t.numel() for t in [*loaded_G.state_dict().values(),
                                                                      *loaded_D.state_dict().values()]), rtol=0.05)
 
