@@ -181,7 +181,7 @@ class _Reporter:
             return
         preview = None
         if self.preview_every > 0 and step % self.preview_every == 0:
-            preview = self.latent.render()[0]
+            preview = self.latent.render()[0].clamp(-1, 1)
         self.callback(DragProgress(step=step, handles=[tuple(p) for p in handles.tolist()],
                                    max_distance=max(distances), mean_distance=sum(distances) / len(distances),
                                    preview=preview))
