@@ -93,10 +93,13 @@ def composite(original_rgba: np.ndarray, region: Region, before_crop: torch.Tens
         return out
 
     mask = change_mask(before_crop, edited_crop, low, high, grow, feather)
-    if limit_to_selection:
-        mask = mask * region.mask
     mask = F.interpolate(mask[None, None], size=(region.size, region.size), mode="bilinear",
                          align_corners=False)[0, 0][win_rows, win_cols]
+    if limit_to_selection and region.window_selection is not None:
+        # At layer resolution, so nothing outside the selection can change (an up-sampled
+        # model-resolution selection would bleed up to a model pixel past its edge).
+        selection = torch.from_numpy(region.window_selection[win_rows, win_cols].astype(np.float32) / 255)
+        mask = mask * selection
     # Weights below half a grey level cannot change a byte: make them exactly 0 (and near-1 exactly 1).
     mask = torch.where(mask < 0.5 / 255, 0.0, torch.where(mask > 1 - 0.5 / 255, 1.0, mask))[..., None]
 

@@ -53,6 +53,9 @@ class Region:
     - `left`, `top`, `size`: the square window in layer pixels; may extend past the layer edges,
       where the crop holds reflected pixels.
     - `layer_width`, `layer_height`: the layer's size.
+    - `window_selection`: the selection over the window at layer resolution (uint8 0–255, `[size,
+      size]`), or None when the whole layer may change. Compositing uses it so that the edit can never
+      leak past the selection by the up-sampling of the model-resolution `mask`.
     """
     crop: torch.Tensor
     alpha: torch.Tensor
@@ -62,6 +65,7 @@ class Region:
     size: int
     layer_width: int
     layer_height: int
+    window_selection: np.ndarray | None = None
 
     @property
     def resolution(self) -> int:
@@ -168,5 +172,7 @@ def crop_region(image: np.ndarray, resolution: int, box: tuple[int, int, int, in
     planes = torch.from_numpy(np.stack([editable, in_layer * window[..., 3] / 255.0]))[None]
 
     small = resample(torch.cat([rgb, planes], dim=1), resolution).clamp(0, 1)
+    whole_layer = sel is None and (x0, y0, x1, y1) == (0, 0, width, height)
+    window_selection = None if whole_layer else np.round(editable * 255).astype(np.uint8)
     return Region(crop=small[:, :3] * 2 - 1, alpha=small[0, 4], mask=small[0, 3], left=left, top=top,
-                  size=size, layer_width=width, layer_height=height)
+                  size=size, layer_width=width, layer_height=height, window_selection=window_selection)

@@ -77,6 +77,22 @@ def test_changes_outside_the_selection_are_not_applied():
     assert not np.array_equal(out[32:], image[32:])
 
 
+@pytest.mark.parametrize("box", [(24, 16, 80, 68), (5, 7, 29, 31)])
+def test_edit_never_leaks_past_the_selection_edge(box):
+    """A change covering the whole window, at a layer/model scale that is not an integer: not one
+    pixel outside the selection may change (an up-sampled model-resolution selection would bleed)."""
+    image = make_layer(96, 112)
+    region = crop_region(image, RES, box=box)
+    assert region.size % RES != 0
+    before, after = generator_pair((0, 0, RES, RES))
+    out = composite(image, region, before, after)
+    x0, y0, x1, y1 = box
+    outside = np.ones(image.shape[:2], dtype=bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(out[outside], image[outside])
+    assert (out[y0:y1, x0:x1, :3] != image[y0:y1, x0:x1, :3]).mean() > 0.9
+
+
 def test_raw_mode_pastes_the_whole_window_only():
     image = make_layer(50, 90)
     region = crop_region(image, RES, box=(60, 0, 90, 30))
