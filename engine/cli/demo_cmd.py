@@ -85,15 +85,21 @@ def run_demo(args: argparse.Namespace) -> int:
         scale = max(1, DISPLAY_SCALE_TARGET // res)
         frames = [_annotate(before, handles, targets, scale)]
 
+        tty = sys.stderr.isatty()
+
         def on_progress(p):
             if p.preview is not None:
                 frames.append(_annotate(_decode(p.preview), p.handles, targets, scale))
-            print(f"\rdrag step {p.step}/{p.max_steps}  distance left {p.max_distance:5.2f} px",
-                  end="", file=sys.stderr, flush=True)
+            line = f"drag step {p.step}/{p.max_steps}  distance left {p.max_distance:5.2f} px"
+            if tty:
+                print("\r" + line, end="", file=sys.stderr, flush=True)
+            elif p.step % 20 == 0:
+                print(line, file=sys.stderr, flush=True)
 
         result = client.drag(made.session.name, handles, targets, method=args.method, max_steps=args.steps,
                              preview_every=2, on_progress=on_progress)
-        print(file=sys.stderr)
+        if tty:
+            print(file=sys.stderr)
         after = _decode(result.image)
         frames.append(_annotate(after, result.handles, targets, scale))
 
