@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from engine.cli import CliError
 from engine.edit import latent_ops
+from engine.models.render import z_for_seed
 from engine.edit.latent_files import (LatentFileError, load_direction, load_latent, model_directions,
                                       save_direction, save_latent)
 
@@ -131,7 +132,7 @@ def latent_from_spec(generator, spec: str, psi: float) -> torch.Tensor:
     if seed is not None:
         if seed >= 2 ** 32:
             raise CliError(f"seed {seed} is too large (seeds are 0..{2 ** 32 - 1})")
-        z = torch.from_numpy(np.random.RandomState(seed).randn(1, generator.z_dim)).float()
+        z = z_for_seed(seed, generator.z_dim)
         with torch.no_grad():
             return generator.mapping(z.to(generator.device), None, truncation_psi=psi)
     path = Path(spec)

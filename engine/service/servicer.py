@@ -24,6 +24,7 @@ from engine.edit import inversion, latent_ops
 from engine.edit.composite import composite
 from engine.edit.latent_files import DirectionCache
 from engine.edit.region import crop_region
+from engine.models.render import z_for_seed
 
 from . import convert
 from .config import ServiceConfig
@@ -217,7 +218,7 @@ class EngineServicer(pb_grpc.EngineServicer):
 
     def _create_from_seed(self, model: str, seed: int, psi: float, encoding: int):
         G = self.registry.load(model).G
-        z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).float().to(G.w_avg.device)
+        z = z_for_seed(seed, G.z_dim).to(G.w_avg.device)
         with torch.no_grad():
             ws = G.mapping(z, None, truncation_psi=psi)
         session = self._new_session(model, "seed", G, ws, f"seed {seed}, psi {psi:g}", psi)
@@ -459,15 +460,20 @@ class EngineServicer(pb_grpc.EngineServicer):
                 generator, self.registry.sha256(model), n_samples=self.config.direction_samples)
         return self._directions[model]
 
+    def _session_on_model(self, name: str, field: str, model: str) -> Session:
+        """Another session named in `field`, which must use `model` (latents of two models don't mix)."""
+        other = self.sessions.get(name, field)
+        if other.model != model:
+            raise precondition(f"{field}: {other.name} uses {other.model}, not {model}")
+        return other
+
     def _other_ws(self, session: Session, op: pb.StyleMixOperation, generator) -> Callable[[Revision], torch.Tensor]:
         """A function (run on the worker) giving the latent to mix rows from."""
         other = op.WhichOneof("other")
         if other is None:
             raise invalid("style_mix.other", "set seed, session or latent")
         if other == "session":
-            donor = self.sessions.get(op.session, "style_mix.session")
-            if donor.model != session.model:
-                raise precondition(f"style_mix.session: {donor.name} uses {donor.model}, not {session.model}")
+            donor = self._session_on_model(op.session, "style_mix.session", session.model)
             return lambda start: donor.current.ws
         if other == "latent":
             ws = convert.latent_tensor(op.latent, "style_mix.latent", generator.num_ws, generator.w_dim)
@@ -476,7 +482,7 @@ class EngineServicer(pb_grpc.EngineServicer):
             raise invalid("style_mix.seed", f"must be below 2^32, got {op.seed}")
 
         def from_seed(start: Revision) -> torch.Tensor:
-            z = torch.from_numpy(np.random.RandomState(op.seed).randn(1, generator.z_dim)).float()
+            z = z_for_seed(op.seed, generator.z_dim)
             with torch.no_grad():
                 return generator.mapping(z.to(generator.w_avg.device), None, truncation_psi=start.truncation_psi)
         return from_seed
@@ -536,9 +542,7 @@ class EngineServicer(pb_grpc.EngineServicer):
         if target is None:
             raise invalid("to", "set other_session or latent")
         if target == "other_session":
-            other = self.sessions.get(request.other_session, "other_session")
-            if other.model != session.model:
-                raise precondition(f"other_session: {other.name} uses {other.model}, not {session.model}")
+            other = self._session_on_model(request.other_session, "other_session", session.model)
             ws_b = other.current.ws
         else:
             ws_b = convert.latent_tensor(request.latent, "latent", generator.num_ws, generator.w_dim)

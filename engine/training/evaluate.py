@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
 from engine.models.loading import load_model_file
+from engine.models.render import z_for_seed
 from engine.models.stylegan2 import Generator
 
 from .pool import images_to_uint8
@@ -28,8 +28,8 @@ PROJECTION_LR = 0.05
 
 
 def seed_latents(seeds: range | list[int], z_dim: int) -> torch.Tensor:
-    """One z per seed, NVIDIA's convention (numpy RandomState(seed).randn(1, z_dim))."""
-    return torch.from_numpy(np.concatenate([np.random.RandomState(s).randn(1, z_dim) for s in seeds])).float()
+    """One z per seed, NVIDIA's convention (`engine.models.render.z_for_seed`)."""
+    return torch.cat([z_for_seed(s, z_dim) for s in seeds])
 
 
 def save_grid(images: torch.Tensor, path: Path) -> None:
