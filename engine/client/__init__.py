@@ -8,9 +8,9 @@
 """
 from .client import DEFAULT_ADDRESS, EngineClient
 from .errors import EngineError
-from .types import (DragOutcome, DragProgress, ImageData, InversionProgress, ModelInfo, RawImage, RevisionInfo,
-                    ServerInfo, SessionInfo, SessionOutcome)
+from .types import (DirectionSetting, DragOutcome, DragProgress, ImageData, InversionProgress, LatentEditOutcome,
+                    LatentEditSpec, ModelInfo, RawImage, RevisionInfo, ServerInfo, SessionInfo, SessionOutcome)
 
-__all__ = ["DEFAULT_ADDRESS", "DragOutcome", "DragProgress", "EngineClient", "EngineError", "ImageData",
-           "InversionProgress", "ModelInfo", "RawImage", "RevisionInfo", "ServerInfo", "SessionInfo",
-           "SessionOutcome"]
+__all__ = ["DEFAULT_ADDRESS", "DirectionSetting", "DragOutcome", "DragProgress", "EngineClient", "EngineError",
+           "ImageData", "InversionProgress", "LatentEditOutcome", "LatentEditSpec", "ModelInfo", "RawImage",
+           "RevisionInfo", "ServerInfo", "SessionInfo", "SessionOutcome"]

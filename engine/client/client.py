@@ -12,8 +12,9 @@ import grpc
 from ._gen.latentdrag.v1 import engine_pb2 as pb
 from ._gen.latentdrag.v1 import engine_pb2_grpc as pb_grpc
 from .errors import EngineError, error_from_rpc
-from .types import (BoxXYWH, DragOutcome, DragProgress, ImageData, InversionProgress, ModelInfo, PointXY,
-                    RawImage, RevisionInfo, ServerInfo, SessionInfo, SessionOutcome)
+from .types import (BoxXYWH, DragOutcome, DragProgress, ImageData, InversionProgress, LatentEditOutcome,
+                    LatentEditSpec, ModelInfo, PointXY, RawImage, RevisionInfo, ServerInfo, SessionInfo,
+                    SessionOutcome)
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -344,7 +345,51 @@ class EngineClient:
                                         encoding=_choice(_ENCODINGS, result_format, "result_format"))
         return [_image(frame) for frame in self._unary("Interpolate", request).frames]
 
+    def render_latent_edit(self, session: str, edit: LatentEditSpec, revision: int = 0, composite: bool = False,
+                           include_latent: bool = False, result_format: str = "png") -> LatentEditOutcome:
+        """Render `edit` applied to a revision (0 = current) without committing anything; with
+        `include_latent` also return the edited latent blob (storable like `export_latent`'s)."""
+        request = pb.RenderLatentEditRequest(session=session, revision=revision, edit=self._edit_message(edit),
+                                             composite=composite, include_latent=include_latent,
+                                             encoding=_choice(_ENCODINGS, result_format, "result_format"))
+        r = self._unary("RenderLatentEdit", request)
+        latent = r.latent.SerializeToString() if r.HasField("latent") else None
+        return LatentEditOutcome(_image(r.image), _image(r.composite), latent, r.revision)
+
     # ---- helpers
+
+    def _edit_message(self, edit: LatentEditSpec) -> pb.LatentEdit:
+        message = pb.LatentEdit(directions=[
+            pb.DirectionOperation(index=d.index, alpha=d.alpha, rows=_choice(_ROWS, d.rows, f"directions[{i}].rows"))
+            for i, d in enumerate(edit.directions)])
+        if edit.truncation_psi is not None:
+            message.truncation.truncation_psi = edit.truncation_psi
+        donors = [(name, value) for name, value in (("mix_seed", edit.mix_seed), ("mix_session", edit.mix_session),
+                                                    ("mix_latent", edit.mix_latent)) if value is not None]
+        if edit.mix_rows:
+            if len(donors) != 1:
+                raise ValueError(f"a style mix needs exactly one of mix_seed, mix_session, mix_latent; got "
+                                 f"{[name for name, _ in donors] or 'none'}")
+            mix = message.style_mix
+            mix.rows = _choice(_ROWS, edit.mix_rows, "mix_rows")
+            name, value = donors[0]
+            if name == "mix_seed":
+                mix.seed = value
+            elif name == "mix_session":
+                mix.session = value
+            else:
+                mix.latent.CopyFrom(self._parse_latent(value))
+        elif donors:
+            raise ValueError(f"{donors[0][0]} is set but mix_rows is empty; set the rows to mix")
+        if edit.toward_session is not None and edit.toward_latent is not None:
+            raise ValueError("set at most one of toward_session and toward_latent")
+        if edit.toward_session is not None:
+            message.interpolation.session = edit.toward_session
+            message.interpolation.t = edit.toward_t
+        elif edit.toward_latent is not None:
+            message.interpolation.latent.CopyFrom(self._parse_latent(edit.toward_latent))
+            message.interpolation.t = edit.toward_t
+        return message
 
     def _latent_operation(self, session: str, expected_revision: int, result_format: str, **operation):
         request = pb.ApplyLatentOperationRequest(session=session, expected_revision=expected_revision,

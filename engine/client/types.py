@@ -131,3 +131,42 @@ class DragOutcome:
     steps: int
     converged: bool
     seconds: float
+
+
+@dataclass(frozen=True)
+class DirectionSetting:
+    """One direction slider: principal direction `index` (0 = largest variance), `alpha` standard
+    deviations, on `rows` ("all", "coarse", "middle", "fine")."""
+    index: int
+    alpha: float
+    rows: str = "all"
+
+
+@dataclass(frozen=True)
+class LatentEditSpec:
+    """Absolute edit settings relative to a base latent, for `EngineClient.render_latent_edit`.
+
+    Applied in the order truncation, style mix, interpolation, directions. `truncation_psi` None keeps ψ.
+    Style mix is on when `mix_rows` is set, taking those rows from exactly one of `mix_seed`,
+    `mix_session` or `mix_latent` (a blob from `export_latent`). Interpolation is on when one of
+    `toward_session` / `toward_latent` is set, moving `toward_t` (0..1) of the way there.
+    """
+    directions: Tuple[DirectionSetting, ...] = ()
+    truncation_psi: Optional[float] = None
+    mix_rows: str = ""
+    mix_seed: Optional[int] = None
+    mix_session: Optional[str] = None
+    mix_latent: Optional[bytes] = None
+    toward_session: Optional[str] = None
+    toward_latent: Optional[bytes] = None
+    toward_t: float = 0.0
+
+
+@dataclass(frozen=True)
+class LatentEditOutcome:
+    """The render of an edit (nothing committed): `latent` is the edited latent blob when it was asked
+    for, `revision` the base revision the edit was applied to."""
+    image: ImageData
+    composite: Optional[ImageData]
+    latent: Optional[bytes]
+    revision: int

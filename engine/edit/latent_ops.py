@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -215,6 +215,18 @@ def interpolate(ws_a: torch.Tensor, ws_b: torch.Tensor, n: int, space: str = "w+
     return frames
 
 
+def interpolate_at(ws_a: torch.Tensor, ws_b: torch.Tensor, t: float) -> torch.Tensor:
+    """The single W+ latent a fraction `t` of the way from `ws_a` to `ws_b` (0 = a, 1 = b, exactly)."""
+    _check_same_shape(ws_a, ws_b)
+    if not math.isfinite(t) or not 0 <= t <= 1:
+        raise ValueError(f"t must be in [0, 1], got {t}")
+    if t == 0:
+        return ws_a.clone()
+    if t == 1:
+        return ws_b.to(ws_a).expand_as(ws_a).clone()
+    return torch.lerp(ws_a, ws_b.to(ws_a).expand_as(ws_a), t)
+
+
 def retruncate(ws: torch.Tensor, w_avg: torch.Tensor, psi_old: float, psi_new: float, rows: Rows = None
                ) -> torch.Tensor:
     """Change the truncation of an existing latent from `psi_old` to `psi_new`.
@@ -238,4 +250,44 @@ def retruncate(ws: torch.Tensor, w_avg: torch.Tensor, psi_old: float, psi_new: f
         return out  # exactly, not up to rounding
     avg = w_avg.to(ws.device, ws.dtype)
     out[:, selected] = avg + (ws[:, selected] - avg) * (psi_new / psi_old)
+    return out
+
+
+@dataclass
+class DirectionStep:
+    """One slider of an exploration: `direction` times `alpha_in_std` on `rows`."""
+    direction: Direction
+    alpha_in_std: float
+    rows: Rows = None
+
+
+@dataclass
+class LatentEdit:
+    """A combination of edits given as absolute settings relative to a base latent, the way the editors'
+    explore sliders describe them (moving a slider back to 0 gives back the base, not a cumulative drift).
+
+    Applied in a fixed order: truncation `psi_old → psi_new`, style mix from `mix_ws`, interpolation a
+    fraction `toward_t` of the way to `toward_ws`, then every direction step (each on its own rows).
+    Truncation goes first so that direction strengths keep their meaning whatever ψ the slider shows.
+    """
+    directions: list[DirectionStep] = field(default_factory=list)
+    truncation: tuple[float, float] | None = None  # (psi_old, psi_new)
+    mix_ws: torch.Tensor | None = None
+    mix_rows: Rows = None
+    toward_ws: torch.Tensor | None = None
+    toward_t: float = 0.0
+
+
+def apply_edit(ws: torch.Tensor, edit: LatentEdit, w_avg: torch.Tensor) -> torch.Tensor:
+    """`ws` with every part of `edit` applied (see `LatentEdit` for the order); an empty edit returns an
+    exact copy."""
+    out = ws.clone()
+    if edit.truncation is not None:
+        out = retruncate(out, w_avg, *edit.truncation)
+    if edit.mix_ws is not None:
+        out = style_mix(out, edit.mix_ws.to(out), edit.mix_rows)
+    if edit.toward_ws is not None:
+        out = interpolate_at(out, edit.toward_ws.to(out), edit.toward_t)
+    for step in edit.directions:
+        out = apply_direction(out, step.direction, step.alpha_in_std, step.rows)
     return out

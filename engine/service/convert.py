@@ -11,7 +11,7 @@ from engine.client._gen.latentdrag.v1 import engine_pb2 as pb
 from engine.edit.region import Region
 
 from .errors import invalid
-from .sessions import Session, SessionStore
+from .sessions import Revision, Session, SessionStore
 
 ROW_NAMES = {pb.ROW_RANGE_ALL: None, pb.ROW_RANGE_COARSE: "coarse", pb.ROW_RANGE_MIDDLE: "middle",
              pb.ROW_RANGE_FINE: "fine"}
@@ -85,8 +85,8 @@ def mask_to_model(plane: np.ndarray, region: Region) -> torch.Tensor:
     return resized[0, 0].clamp(0, 1)
 
 
-def latent_message(session: Session, revision_id: int, model_sha256: str) -> pb.Latent:
-    revision = session.revision(revision_id)
+def latent_message(session: Session, revision: Revision, model_sha256: str) -> pb.Latent:
+    """A revision's latent (or an edited latent wrapped as one) with what resuming it elsewhere needs."""
     ws = revision.ws.detach().float().cpu().contiguous()
     latent = pb.Latent(shape=list(ws.shape), dtype=pb.DTYPE_FLOAT32, data=ws.numpy().astype("<f4").tobytes(),
                        model=session.model, model_sha256=model_sha256, truncation_psi=revision.truncation_psi)

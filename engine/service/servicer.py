@@ -403,13 +403,18 @@ class EngineServicer(pb_grpc.EngineServicer):
         session = self.sessions.revert(request.session, request.revision)
         return pb.RevertResponse(session=convert.session_message(session, self.sessions))
 
-    @_logged
-    def Render(self, request, context):
+    def _render_target(self, request) -> tuple[int, Session, Revision]:
+        """(encoding, session, revision) of a Render-like request, refusing a composite without a layer."""
         encoding = convert.check_encoding(request.encoding, "encoding")
         session = self.sessions.get(request.session)
         revision = session.revision(request.revision)
         if request.composite and session.image is None:
             raise precondition(f"composite: {session.name} is a {session.kind} session and has no layer")
+        return encoding, session, revision
+
+    @_logged
+    def Render(self, request, context):
+        encoding, session, revision = self._render_target(request)
 
         def run(job: Job):
             image, layer = self._outputs(session, revision, encoding, with_composite=request.composite)
@@ -422,8 +427,9 @@ class EngineServicer(pb_grpc.EngineServicer):
     @_logged
     def ExportLatent(self, request, context):
         session = self.sessions.get(request.session)
-        latent = convert.latent_message(session, request.revision, self.registry.sha256(session.model))
-        return pb.ExportLatentResponse(latent=latent, revision=session.revision(request.revision).id)
+        revision = session.revision(request.revision)
+        latent = convert.latent_message(session, revision, self.registry.sha256(session.model))
+        return pb.ExportLatentResponse(latent=latent, revision=revision.id)
 
     @_logged
     def ImportLatent(self, request, context):
@@ -467,25 +473,51 @@ class EngineServicer(pb_grpc.EngineServicer):
             raise precondition(f"{field}: {other.name} uses {other.model}, not {model}")
         return other
 
-    def _other_ws(self, session: Session, op: pb.StyleMixOperation, generator) -> Callable[[Revision], torch.Tensor]:
-        """A function (run on the worker) giving the latent to mix rows from."""
+    def _other_ws(self, session: Session, op: pb.StyleMixOperation, generator, field: str
+                  ) -> Callable[[float], torch.Tensor]:
+        """A function (run on the worker) giving the latent to mix rows from; a seed donor is mapped with
+        the truncation psi passed to it."""
         other = op.WhichOneof("other")
         if other is None:
-            raise invalid("style_mix.other", "set seed, session or latent")
+            raise invalid(f"{field}.other", "set seed, session or latent")
         if other == "session":
-            donor = self._session_on_model(op.session, "style_mix.session", session.model)
-            return lambda start: donor.current.ws
+            donor = self._session_on_model(op.session, f"{field}.session", session.model)
+            return lambda psi: donor.current.ws
         if other == "latent":
-            ws = convert.latent_tensor(op.latent, "style_mix.latent", generator.num_ws, generator.w_dim)
-            return lambda start: ws
+            ws = convert.latent_tensor(op.latent, f"{field}.latent", generator.num_ws, generator.w_dim)
+            return lambda psi: ws
         if op.seed >= 2 ** 32:
-            raise invalid("style_mix.seed", f"must be below 2^32, got {op.seed}")
+            raise invalid(f"{field}.seed", f"must be below 2^32, got {op.seed}")
 
-        def from_seed(start: Revision) -> torch.Tensor:
+        def from_seed(psi: float) -> torch.Tensor:
             z = z_for_seed(op.seed, generator.z_dim)
             with torch.no_grad():
-                return generator.mapping(z.to(generator.w_avg.device), None, truncation_psi=start.truncation_psi)
+                return generator.mapping(z.to(generator.w_avg.device), None, truncation_psi=psi)
         return from_seed
+
+    def _direction_step(self, session: Session, op: pb.DirectionOperation, field: str
+                        ) -> Callable[[], latent_ops.DirectionStep]:
+        """Validate a direction operation now; the returned function (worker only) looks the direction up."""
+        rows = convert.enum_choice(op.rows, convert.ROW_NAMES, f"{field}.rows", pb.RowRange, default="all")
+        alpha = convert.finite(op.alpha, f"{field}.alpha", -100, 100)
+        if op.index < 0:
+            raise invalid(f"{field}.index", f"must be >= 0, got {op.index}")
+
+        def step() -> latent_ops.DirectionStep:
+            directions = self._principal_directions(session.model, self.registry.load(session.model).G)
+            if op.index >= len(directions):
+                raise invalid(f"{field}.index", f"must be in 0..{len(directions) - 1}, got {op.index}")
+            return latent_ops.DirectionStep(directions.direction(op.index), alpha, None if rows == "all" else rows)
+        return step
+
+    @staticmethod
+    def _truncation_psi(op: pb.TruncationOperation, field: str) -> float:
+        return convert.finite(op.truncation_psi, f"{field}.truncation_psi", -2, 2)
+
+    @staticmethod
+    def _check_retruncatable(start: Revision, field: str) -> None:
+        if start.truncation_psi == 0:
+            raise precondition(f"{field}: the latent is the average latent (psi 0); it cannot be re-truncated")
 
     @_logged
     def ApplyLatentOperation(self, request, context):
@@ -497,37 +529,91 @@ class EngineServicer(pb_grpc.EngineServicer):
             raise invalid("operation", "set direction, style_mix or truncation")
         if operation == "direction":
             op = request.direction
-            rows = convert.enum_choice(op.rows, convert.ROW_NAMES, "direction.rows", pb.RowRange, default="all")
-            alpha = convert.finite(op.alpha, "direction.alpha", -100, 100)
-            if op.index < 0:
-                raise invalid("direction.index", f"must be >= 0, got {op.index}")
+            direction_step = self._direction_step(session, op, "direction")
 
             def change(start: Revision):
-                directions = self._principal_directions(session.model, self.registry.load(session.model).G)
-                if op.index >= len(directions):
-                    raise invalid("direction.index", f"must be in 0..{len(directions) - 1}, got {op.index}")
-                moved = latent_ops.apply_direction(start.ws.cpu(), directions.direction(op.index), alpha,
-                                                   rows=None if rows == "all" else rows)
-                return moved, f"direction {op.index} × {alpha:g} ({rows} rows)", start.truncation_psi
+                step = direction_step()
+                moved = latent_ops.apply_direction(start.ws.cpu(), step.direction, step.alpha_in_std, step.rows)
+                return (moved, f"direction {op.index} × {step.alpha_in_std:g} ({step.rows or 'all'} rows)",
+                        start.truncation_psi)
         elif operation == "style_mix":
             op = request.style_mix
             rows = convert.enum_choice(op.rows, convert.ROW_NAMES, "style_mix.rows", pb.RowRange)
-            other_ws = self._other_ws(session, op, generator)
+            other_ws = self._other_ws(session, op, generator, "style_mix")
 
             def change(start: Revision):
-                mixed = latent_ops.style_mix(start.ws, other_ws(start).to(start.ws.device), rows=rows)
+                donor = other_ws(start.truncation_psi).to(start.ws.device)
+                mixed = latent_ops.style_mix(start.ws, donor, rows=rows)
                 return mixed, f"style mix ({rows or 'all'} rows)", start.truncation_psi
         else:
-            psi = convert.finite(request.truncation.truncation_psi, "truncation.truncation_psi", -2, 2)
+            psi = self._truncation_psi(request.truncation, "truncation")
 
             def change(start: Revision):
-                if start.truncation_psi == 0:
-                    raise precondition("truncation: the latent is the average latent (psi 0); it cannot be "
-                                       "re-truncated")
+                self._check_retruncatable(start, "truncation")
                 ws = latent_ops.retruncate(start.ws, generator.w_avg, start.truncation_psi, psi)
                 return ws, f"truncation psi {start.truncation_psi:g} → {psi:g}", psi
         return self._revise(session, request.expected_revision, encoding, pb.ApplyLatentOperationResponse,
                             context, change)
+
+    def _latent_edit(self, session: Session, message: pb.LatentEdit, generator
+                     ) -> Callable[[Revision], tuple[latent_ops.LatentEdit, float]]:
+        """Validate a `LatentEdit` now; the returned function (worker only) builds the core edit for a base
+        revision and gives the psi of the result."""
+        steps = [self._direction_step(session, op, f"edit.directions[{i}]")
+                 for i, op in enumerate(message.directions)]
+        psi_new = (self._truncation_psi(message.truncation, "edit.truncation")
+                   if message.HasField("truncation") else None)
+        mix_rows, donor = None, None
+        if message.HasField("style_mix"):
+            mix_rows = convert.enum_choice(message.style_mix.rows, convert.ROW_NAMES, "edit.style_mix.rows",
+                                           pb.RowRange)
+            donor = self._other_ws(session, message.style_mix, generator, "edit.style_mix")
+        toward = None
+        if message.HasField("interpolation"):
+            op = message.interpolation
+            t = convert.finite(op.t, "edit.interpolation.t", 0, 1)
+            target = op.WhichOneof("to")
+            if target is None:
+                raise invalid("edit.interpolation.to", "set session or latent")
+            if target == "session":
+                other = self._session_on_model(op.session, "edit.interpolation.session", session.model)
+                toward = (lambda: other.current.ws, t)
+            else:
+                ws = convert.latent_tensor(op.latent, "edit.interpolation.latent", generator.num_ws,
+                                           generator.w_dim)
+                toward = (lambda: ws, t)
+
+        def build(start: Revision) -> tuple[latent_ops.LatentEdit, float]:
+            psi = start.truncation_psi
+            edit = latent_ops.LatentEdit(directions=[step() for step in steps])
+            if psi_new is not None:
+                self._check_retruncatable(start, "edit.truncation")
+                edit.truncation, psi = (start.truncation_psi, psi_new), psi_new
+            if donor is not None:
+                edit.mix_ws, edit.mix_rows = donor(psi), mix_rows
+            if toward is not None:
+                edit.toward_ws, edit.toward_t = toward[0](), toward[1]
+            return edit, psi
+        return build
+
+    @_logged
+    def RenderLatentEdit(self, request, context):
+        encoding, session, base = self._render_target(request)
+        build = self._latent_edit(session, request.edit, base.generator)
+        sha256 = self.registry.sha256(session.model) if request.include_latent else ""
+
+        def run(job: Job):
+            edit, psi = build(base)
+            ws = latent_ops.apply_edit(base.ws, edit, base.generator.w_avg)
+            edited = Revision(base.id, ws, base.generator, "", psi)
+            image, layer = self._outputs(session, edited, encoding, with_composite=request.composite)
+            response = pb.RenderLatentEditResponse(image=image, revision=base.id)
+            if layer is not None:
+                response.composite.CopyFrom(layer)
+            if request.include_latent:
+                response.latent.CopyFrom(convert.latent_message(session, edited, sha256))
+            return response
+        return self._compute("RenderLatentEdit", run, context)
 
     @_logged
     def Interpolate(self, request, context):

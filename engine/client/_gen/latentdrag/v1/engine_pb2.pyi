@@ -328,6 +328,16 @@ class InterpolateResponse(_message.Message):
     frames: _containers.RepeatedCompositeFieldContainer[Image]
     def __init__(self, frames: _Optional[_Iterable[_Union[Image, _Mapping]]] = ...) -> None: ...
 
+class InterpolationOperation(_message.Message):
+    __slots__ = ["latent", "session", "t"]
+    LATENT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    T_FIELD_NUMBER: _ClassVar[int]
+    latent: Latent
+    session: str
+    t: float
+    def __init__(self, session: _Optional[str] = ..., latent: _Optional[_Union[Latent, _Mapping]] = ..., t: _Optional[float] = ...) -> None: ...
+
 class InversionProgress(_message.Message):
     __slots__ = ["loss", "preview", "stage", "step", "total_steps"]
     LOSS_FIELD_NUMBER: _ClassVar[int]
@@ -377,6 +387,18 @@ class Latent(_message.Message):
     shape: _containers.RepeatedScalarFieldContainer[int]
     truncation_psi: float
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[_Union[DType, str]] = ..., data: _Optional[bytes] = ..., model: _Optional[str] = ..., model_sha256: _Optional[str] = ..., region_box: _Optional[_Union[Box, _Mapping]] = ..., layer_width: _Optional[int] = ..., layer_height: _Optional[int] = ..., truncation_psi: _Optional[float] = ...) -> None: ...
+
+class LatentEdit(_message.Message):
+    __slots__ = ["directions", "interpolation", "style_mix", "truncation"]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATION_FIELD_NUMBER: _ClassVar[int]
+    STYLE_MIX_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    directions: _containers.RepeatedCompositeFieldContainer[DirectionOperation]
+    interpolation: InterpolationOperation
+    style_mix: StyleMixOperation
+    truncation: TruncationOperation
+    def __init__(self, directions: _Optional[_Iterable[_Union[DirectionOperation, _Mapping]]] = ..., truncation: _Optional[_Union[TruncationOperation, _Mapping]] = ..., style_mix: _Optional[_Union[StyleMixOperation, _Mapping]] = ..., interpolation: _Optional[_Union[InterpolationOperation, _Mapping]] = ...) -> None: ...
 
 class LatentSource(_message.Message):
     __slots__ = ["latent", "layer"]
@@ -459,6 +481,34 @@ class Point(_message.Message):
     x: float
     y: float
     def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
+
+class RenderLatentEditRequest(_message.Message):
+    __slots__ = ["composite", "edit", "encoding", "include_latent", "revision", "session"]
+    COMPOSITE_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_LATENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    composite: bool
+    edit: LatentEdit
+    encoding: ImageEncoding
+    include_latent: bool
+    revision: int
+    session: str
+    def __init__(self, session: _Optional[str] = ..., revision: _Optional[int] = ..., edit: _Optional[_Union[LatentEdit, _Mapping]] = ..., encoding: _Optional[_Union[ImageEncoding, str]] = ..., composite: bool = ..., include_latent: bool = ...) -> None: ...
+
+class RenderLatentEditResponse(_message.Message):
+    __slots__ = ["composite", "image", "latent", "revision"]
+    COMPOSITE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    LATENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    composite: Image
+    image: Image
+    latent: Latent
+    revision: int
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., composite: _Optional[_Union[Image, _Mapping]] = ..., latent: _Optional[_Union[Latent, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class RenderRequest(_message.Message):
     __slots__ = ["composite", "encoding", "revision", "session"]

@@ -84,6 +84,11 @@ class EngineStub(object):
                 request_serializer=latentdrag_dot_v1_dot_engine__pb2.InterpolateRequest.SerializeToString,
                 response_deserializer=latentdrag_dot_v1_dot_engine__pb2.InterpolateResponse.FromString,
                 )
+        self.RenderLatentEdit = channel.unary_unary(
+                '/latentdrag.v1.Engine/RenderLatentEdit',
+                request_serializer=latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditRequest.SerializeToString,
+                response_deserializer=latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditResponse.FromString,
+                )
 
 
 class EngineServicer(object):
@@ -187,6 +192,15 @@ class EngineServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenderLatentEdit(self, request, context):
+        """Render a combination of latent edits on a revision without committing anything, and optionally
+        return the edited latent: the live preview and "apply as new layer" of the editors' explore sliders,
+        whose values are absolute offsets from the base revision rather than cumulative revisions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -259,6 +273,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.Interpolate,
                     request_deserializer=latentdrag_dot_v1_dot_engine__pb2.InterpolateRequest.FromString,
                     response_serializer=latentdrag_dot_v1_dot_engine__pb2.InterpolateResponse.SerializeToString,
+            ),
+            'RenderLatentEdit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderLatentEdit,
+                    request_deserializer=latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditRequest.FromString,
+                    response_serializer=latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -505,5 +524,22 @@ class Engine(object):
         return grpc.experimental.unary_unary(request, target, '/latentdrag.v1.Engine/Interpolate',
             latentdrag_dot_v1_dot_engine__pb2.InterpolateRequest.SerializeToString,
             latentdrag_dot_v1_dot_engine__pb2.InterpolateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RenderLatentEdit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/latentdrag.v1.Engine/RenderLatentEdit',
+            latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditRequest.SerializeToString,
+            latentdrag_dot_v1_dot_engine__pb2.RenderLatentEditResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
