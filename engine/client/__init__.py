@@ -6,11 +6,12 @@
         out = engine.drag(made.session.name, [(20, 30)], [(26, 30)], on_progress=print)
         open("out.png", "wb").write(out.image.data)
 """
-from .client import DEFAULT_ADDRESS, EngineClient
+from .client import DEFAULT_ADDRESS, EngineClient, describe_latent
 from .errors import EngineError
 from .types import (DirectionSetting, DragOutcome, DragProgress, ImageData, InversionProgress, LatentEditOutcome,
-                    LatentEditSpec, ModelInfo, RawImage, RevisionInfo, ServerInfo, SessionInfo, SessionOutcome)
+                    LatentEditSpec, LatentInfo, ModelInfo, RawImage, RevisionInfo, ServerInfo, SessionInfo,
+                    SessionOutcome)
 
 __all__ = ["DEFAULT_ADDRESS", "DirectionSetting", "DragOutcome", "DragProgress", "EngineClient", "EngineError",
-           "ImageData", "InversionProgress", "LatentEditOutcome", "LatentEditSpec", "ModelInfo", "RawImage",
-           "RevisionInfo", "ServerInfo", "SessionInfo", "SessionOutcome"]
+           "ImageData", "InversionProgress", "LatentEditOutcome", "LatentEditSpec", "LatentInfo", "ModelInfo",
+           "RawImage", "RevisionInfo", "ServerInfo", "SessionInfo", "SessionOutcome", "describe_latent"]

@@ -13,7 +13,7 @@ from ._gen.latentdrag.v1 import engine_pb2 as pb
 from ._gen.latentdrag.v1 import engine_pb2_grpc as pb_grpc
 from .errors import EngineError, error_from_rpc
 from .types import (BoxXYWH, DragOutcome, DragProgress, ImageData, InversionProgress, LatentEditOutcome,
-                    LatentEditSpec, ModelInfo, PointXY, RawImage, RevisionInfo, ServerInfo, SessionInfo,
+                    LatentEditSpec, LatentInfo, ModelInfo, PointXY, RawImage, RevisionInfo, ServerInfo, SessionInfo,
                     SessionOutcome)
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -101,6 +101,18 @@ def _model_info(message: pb.Model) -> ModelInfo:
                      has_discriminator=message.has_discriminator, license=message.license,
                      description=message.description, provenance=message.provenance,
                      is_default=message.is_default, loaded=message.loaded)
+
+
+def describe_latent(blob: bytes) -> LatentInfo:
+    """Model, shape, truncation ψ and region of a latent blob from `export_latent` (no engine needed)."""
+    latent = EngineClient._parse_latent(blob)
+    shape = list(latent.shape)
+    if len(shape) != 3 or shape[0] != 1:
+        raise ValueError(f"latent has shape {shape}, expected [1, num_ws, w_dim]")
+    box = latent.region_box
+    region = (box.x, box.y, box.width, box.height) if latent.HasField("region_box") else None
+    return LatentInfo(model=latent.model, num_ws=shape[1], w_dim=shape[2],
+                      truncation_psi=latent.truncation_psi or 1.0, region_box=region)
 
 
 class _CancelWatcher:

@@ -134,6 +134,16 @@ class DragOutcome:
 
 
 @dataclass(frozen=True)
+class LatentInfo:
+    """What a latent blob from `export_latent` says about itself."""
+    model: str
+    num_ws: int
+    w_dim: int
+    truncation_psi: float  # what it was sampled with; 1 when unknown (inverted images)
+    region_box: Optional[BoxXYWH]
+
+
+@dataclass(frozen=True)
 class DirectionSetting:
     """One direction slider: principal direction `index` (0 = largest variance), `alpha` standard
     deviations, on `rows` ("all", "coarse", "middle", "fine")."""

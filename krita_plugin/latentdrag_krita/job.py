@@ -65,6 +65,18 @@ class DragSettings:
             raise ValueError(f"preview_every must be 0 (off) or positive, got {self.preview_every}")
 
 
+def check_layer_image(width: int, height: int, rgba: bytes, mask: Optional[Mask]) -> None:
+    if len(rgba) != 4 * width * height:
+        raise ValueError(f"layer image: expected {4 * width * height} bytes, got {len(rgba)}")
+    if mask is not None and (mask.width, mask.height) != (width, height):
+        raise ValueError(f"the mask is {mask.width} x {mask.height}, the layer image {width} x {height}")
+
+
+def edit_box(width: int, height: int, mask: Optional[Mask]) -> Box:
+    """Where an edit may change pixels: the selection's box, else the whole image."""
+    return mask.box if mask is not None else (0, 0, width, height)
+
+
 @dataclass(frozen=True)
 class DragJob:
     """One drag on one layer image (`rgba`, straight RGBA U8) with pairs in that image's pixels."""
@@ -78,19 +90,14 @@ class DragJob:
     stored: Optional[LatentRecord] = None
 
     def __post_init__(self) -> None:
-        if len(self.rgba) != 4 * self.width * self.height:
-            raise ValueError(f"layer image: expected {4 * self.width * self.height} bytes, got {len(self.rgba)}")
+        check_layer_image(self.width, self.height, self.rgba, self.mask)
         if not self.pairs:
             raise ValueError("draw at least one line from a handle to its target")
         check_inside(self.pairs, self.width, self.height)
-        if self.mask is not None and (self.mask.width, self.mask.height) != (self.width, self.height):
-            raise ValueError(f"the mask is {self.mask.width} x {self.mask.height}, the layer image "
-                             f"{self.width} x {self.height}")
 
     @property
     def edit_box(self) -> Box:
-        """Where the edit may change pixels: the selection's box, else the whole image."""
-        return self.mask.box if self.mask is not None else (0, 0, self.width, self.height)
+        return edit_box(self.width, self.height, self.mask)
 
 
 @dataclass(frozen=True)
@@ -133,8 +140,10 @@ def _raw(client_module, width: int, height: int, data: bytes, pixel_format: str 
     return client_module.RawImage(width=width, height=height, data=data, pixel_format=pixel_format)
 
 
-def _open_session(client, client_module, job: DragJob, on_progress: ProgressCallback, cancel):
-    """A session for the layer: re-attached from its stored latent when possible, else by inversion."""
+def open_session(client, client_module, job, on_progress: ProgressCallback, cancel):
+    """(session, reused) for a layer image: re-attached from its stored latent when possible, else by
+    inversion. `job` is a DragJob or anything with its settings, width, height, rgba, mask, stored and
+    edit_box (the explore source)."""
     layer = _raw(client_module, job.width, job.height, job.rgba)
     stored = job.stored
     usable = (stored is not None and stored.covers(job.edit_box)
@@ -169,7 +178,7 @@ def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback,
     """
     settings = job.settings
     on_progress(JobProgress("connecting"))
-    session, reused = _open_session(client, client_module, job, on_progress, cancel)
+    session, reused = open_session(client, client_module, job, on_progress, cancel)
     try:
         region = session.region_box
         on_progress(JobProgress("dragging", 0, settings.max_steps, region_box=region))

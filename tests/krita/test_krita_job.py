@@ -19,19 +19,6 @@ WIDTH, HEIGHT = 80, 60
 BOX = (20, 10, 40, 40)
 
 
-@pytest.fixture(scope="module")
-def engine_address(tmp_path_factory):
-    root = tmp_path_factory.mktemp("engine")
-    with running_engine(model_for_tests(root), root, {"w_steps": 3, "w_plus_steps": 3}) as address:
-        yield address
-
-
-@pytest.fixture
-def client(engine_address):
-    with EngineClient(engine_address) as engine:
-        yield engine
-
-
 def layer_pixels() -> bytes:
     return b"".join(bytes(((7 * x) % 256, (5 * y) % 256, 128, 255)) for y in range(HEIGHT) for x in range(WIDTH))
 
