@@ -58,6 +58,30 @@ def test_distillation_steps_reduce_the_loss(tmp_path, tiny_pool):
     assert trainer.G_ema.w_avg.abs().sum() > 0, "G_ema must receive the tracked w_avg"
 
 
+def test_mapping_gets_its_own_learning_rate_only_while_distilling(tmp_path, tiny_pool):
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=2, adv_steps=2, d_warmup_steps=0,
+                           distill_lr=1e-3, adv_g_lr=5e-4, distill_mapping_lr_scale=50.0)
+    lrs = lambda: {g["name"]: g["lr"] for g in trainer.opt_G.param_groups}
+    trainer.run(until_step=1)
+    assert lrs() == {"synthesis": 1e-3, "mapping": 5e-2}
+    trainer.run()
+    assert lrs() == {"synthesis": 5e-4, "mapping": 5e-4}
+    grouped = {id(p) for g in trainer.opt_G.param_groups for p in g["params"]}
+    mapping = {id(p) for n, p in trainer.G.named_parameters() if n.startswith("mapping.")}
+    assert mapping <= grouped and len(grouped) == sum(
+        1 for n, _ in trainer.G.named_parameters() if not n.endswith("noise_strength"))
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_both_precisions_learn_and_keep_float32_weights(tmp_path, tiny_pool, precision):
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=40, adv_steps=0, precision=precision)
+    before = fixed_batch_loss(trainer, tiny_pool)
+    trainer.run()
+    assert fixed_batch_loss(trainer, tiny_pool) < 0.75 * before
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())
+    assert trainer.G.mapping.w_avg.dtype == torch.float32
+
+
 def test_resume_continues_bit_identically(tmp_path, tiny_pool):
     straight = make_trainer(tmp_path / "straight", tiny_pool)
     straight.run()
