@@ -36,10 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.edit.drag import DragOptions, drag  # noqa: E402
+from engine.models.precision import resolve_precision  # noqa: E402
 from engine.models import Generator, StyleGAN2Config  # noqa: E402
 
 TASKSET_VERSION = 1
-METHODS = [("draggan", "fast"), ("draggan", "published"), ("freedrag", "fast")]
+# "method/preset[/precision]"; no precision = "auto" (bf16 where the CPU/GPU computes it natively).
+METHODS = ["draggan/fast", "draggan/fast/float32", "draggan/published", "freedrag/fast"]
 FLOW_UPSAMPLE = 8
 PSI = 0.7
 
@@ -167,7 +169,16 @@ def tracker_self_check(G, tracker: FlowTracker, n_images: int = 6) -> dict:
             "max_px": errors[-1], "points": len(errors)}
 
 
-def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracker: FlowTracker,
+def drag_options(variant: str, **fields) -> DragOptions:
+    """DragOptions for a "method/preset[/precision]" name."""
+    parts = variant.split("/")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"method names look like draggan/fast or draggan/fast/float32, got {variant!r}")
+    precision = parts[2] if len(parts) == 3 else "auto"
+    return DragOptions(method=parts[0], preset=parts[1], precision=precision, **fields)
+
+
+def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTracker,
              overrides: dict | None = None) -> dict:
     res = G.img_resolution
     ws = seed_ws(G, task.seed)
@@ -180,7 +191,7 @@ def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracke
         mask[y0:y1, x0:x1] = 1
     stamps = []
     result = drag(G, ws, task.handles, task.targets, mask=mask,
-                  options=DragOptions(method=method, preset=preset, max_steps=max_steps, **(overrides or {})),
+                  options=drag_options(variant, max_steps=max_steps, **(overrides or {})),
                   callback=lambda _progress: stamps.append(time.perf_counter()))
     intervals = np.diff(stamps)
     found = tracker.track(to_uint8(before), to_uint8(result.image), task.handles)
@@ -197,7 +208,7 @@ def run_task(G, task: DragTask, method: str, preset: str, max_steps: int, tracke
     return row
 
 
-def paired_reconstruction(G, method: str, preset: str, tracker: FlowTracker, pairs: int,
+def paired_reconstruction(G, variant: str, tracker: FlowTracker, pairs: int,
                           strength: float = 0.3, points: int = 5) -> list[dict]:
     """DragGAN's protocol: w2 = w1 moved `strength` of the way to another sample in the rows the drag
     optimises; the flow image1 → image2 at the `points` interior grid points with most motion gives
@@ -218,7 +229,7 @@ def paired_reconstruction(G, method: str, preset: str, tracker: FlowTracker, pai
         order = np.argsort(motion)[::-1][:points]
         handles = [tuple(float(v) for v in grid[j]) for j in order]
         targets = [tuple(float(min(max(v, 0), res - 1)) for v in moved[j]) for j in order]
-        result = drag(G, w1, handles, targets, options=DragOptions(method=method, preset=preset, max_steps=100))
+        result = drag(G, w1, handles, targets, options=drag_options(variant, max_steps=100))
 
         def mse(a, b):
             return float((((a + 1) / 2).clamp(0, 1) - ((b + 1) / 2).clamp(0, 1)).square().mean())
@@ -234,12 +245,12 @@ def step_time_512(steps: int) -> dict:
     G = Generator(StyleGAN2Config.from_base(512, channel_base=32768, channel_max=512)).eval().requires_grad_(False)
     ws = seed_ws(G, 0)
     out = {}
-    for method, preset in METHODS:
+    for variant in METHODS:
         stamps = []
         drag(G, ws, [(200.0, 200.0)], [(300.0, 260.0)],
-             options=DragOptions(method=method, preset=preset, max_steps=steps + 1, stop_distance=1e-3),
+             options=drag_options(variant, max_steps=steps + 1, stop_distance=1e-3),
              callback=lambda _p: stamps.append(time.perf_counter()))
-        out[f"{method}/{preset}"] = float(np.median(np.diff(stamps)) * 1000)
+        out[variant] = float(np.median(np.diff(stamps)) * 1000)
     return out
 
 
@@ -252,7 +263,8 @@ def summarize(rows: list[dict], res: int) -> dict:
         "md_flow": float(np.mean([r["md_flow"] for r in rows])),
         "md_own": float(np.mean([r["md_own"] for r in rows])),
         "md_start": float(np.mean([r["md_start"] for r in rows])),
-        "by_points": {str(n): float(np.mean([r["md_flow"] for r in rows if r["points"] == n])) for n in (1, 3, 5)},
+        "by_points": {str(n): float(np.mean([r["md_flow"] for r in rows if r["points"] == n]))
+                      for n in (1, 3, 5) if any(r["points"] == n for r in rows)},
         "success": sum(r["md_flow"] <= threshold for r in rows),
         "converged": len(converged),
         "median_steps": float(np.median([r["steps"] for r in rows])),
@@ -270,7 +282,9 @@ def markdown(report: dict) -> str:
         "",
         f"Reproduce: `nice .venv/bin/python bench/drag_bench.py --write-docs` (task set v{TASKSET_VERSION}, "
         f"{report['tasks']} tasks, ≤ {report['max_steps']} steps). Model: `{report['model']}` ({res} px). "
-        f"Machine: {report['machine']}; torch {report['torch']}, {report['threads']} threads; run {report['date']}.",
+        f"Machine: {report['machine']}; torch {report['torch']}, {report['threads']} threads; run {report['date']}. "
+        f"Precision: rows without one use \"auto\", which here meant {report['auto_precision']} "
+        "(\"published\" always float32, as the reference).",
         "",
         f"Independent tracker (DIS flow on ×{FLOW_UPSAMPLE} bicubic upsampling) on a known warp: median "
         f"{report['tracker']['median_px']:.2f} px, p90 {report['tracker']['p90_px']:.2f} px, max "
@@ -283,13 +297,15 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["methods"].items():
-        bp = s["by_points"]
+        by_points = " / ".join(f"{s['by_points'][k]:.2f}" if k in s["by_points"] else "–" for k in ("1", "3", "5"))
         secs = f"{s['median_seconds_converged']:.2f}" if s["median_seconds_converged"] is not None else "–"
+        change = (f"{s['change_outside']:.2f} ({s['change_inside']:.2f})" if s["change_outside"] is not None
+                  else "– (no masked task)")
         lines.append(
-            f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {bp['1']:.2f} / {bp['3']:.2f} / {bp['5']:.2f} "
+            f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {by_points} "
             f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {s['converged']}/{s['tasks']} "
             f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
-            f"| {s['change_outside']:.2f} ({s['change_inside']:.2f}) |")
+            f"| {change} |")
     if report.get("pairs"):
         lines += ["", "Paired reconstruction (DragGAN protocol, ≤ 100 steps, 5 flow points per pair), "
                   "MSE×100 on images in [0, 1]:", "", "| method / preset | MSE×100 edited | MSE×100 unedited "
@@ -304,7 +320,8 @@ def markdown(report: dict) -> str:
         lines += ["", "Per-step time at 512 px (FFHQ configuration, channel_base 32768, channel_max 512, 16 ws, "
                   f"random weights; median of {report['timing_steps']} steps after a warm-up): "
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
-                  + f"; published / fast = {t['draggan/published'] / t['draggan/fast']:.2f}×."]
+                  + f"; published / fast = {t['draggan/published'] / t['draggan/fast']:.2f}× "
+                  f"(float32 fast: {t['draggan/published'] / t['draggan/fast/float32']:.2f}×)."]
     if report.get("note"):
         lines += ["", report["note"]]
     return "\n".join(lines) + "\n"
@@ -349,8 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=60)
     parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--pairs", type=int, default=12)
-    parser.add_argument("--methods", default=",".join(f"{m}/{p}" for m, p in METHODS),
-                        help="comma-separated method/preset list")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated method/preset[/precision] list")
     parser.add_argument("--options", default="", help="DragOptions overrides, e.g. r2=12,stop_distance=2")
     parser.add_argument("--label", default="", help="suffix for the method names in the report")
     parser.add_argument("--timing-steps", type=int, default=3, help="steps timed at 512 px (0 = skip)")
@@ -386,20 +403,20 @@ def run(args) -> dict:
     report = {"model": model_name, "resolution": G.img_resolution, "tasks": len(tasks),
               "max_steps": args.max_steps, "torch": torch.__version__, "threads": args.threads,
               "machine": machine_description(),
+              "auto_precision": str(resolve_precision("auto", G.device)).replace("torch.", ""),
               "date": time.strftime("%Y-%m-%d"), "tracker": tracker_self_check(G, tracker),
               "methods": {}, "rows": {}, "pairs": {}, "timing_steps": args.timing_steps}
     print("tracker", report["tracker"], flush=True)
     for name in filter(None, args.methods.split(",")):
-        method, preset = name.split("/")
         label = name + args.label
         rows = []
         for task in tasks:
-            rows.append(run_task(G, task, method, preset, args.max_steps, tracker, overrides))
+            rows.append(run_task(G, task, name, args.max_steps, tracker, overrides))
             print(label, rows[-1], flush=True)
         report["rows"][label] = rows
         report["methods"][label] = summarize(rows, G.img_resolution)
         if args.pairs:
-            report["pairs"][label] = paired_reconstruction(G, method, preset, tracker, args.pairs)
+            report["pairs"][label] = paired_reconstruction(G, name, tracker, args.pairs)
         print(label, report["methods"][label], flush=True)
     if args.timing_steps:
         report["step_time_512"] = step_time_512(args.timing_steps)

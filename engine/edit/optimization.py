@@ -6,6 +6,7 @@ import inspect
 import torch
 
 from engine.models.interface import EditableGenerator
+from engine.models.precision import autocast
 
 from .features import upsample_to_image
 
@@ -16,14 +17,16 @@ class LatentOptimizer:
 
     `full_forward=False` runs the synthesis only up to the feature block and returns the block's own
     low-resolution map; `True` reproduces DragGAN's reference step (whole image every step, features
-    bilinearly upsampled to image size).
+    bilinearly upsampled to image size). `compute_dtype` bfloat16 runs those passes under autocast;
+    previews and the final image are always rendered in float32.
     """
 
     def __init__(self, generator: EditableGenerator, ws: torch.Tensor, rows: int, latent_space: str,
-                 lr: float, feature_block: str, full_forward: bool):
+                 lr: float, feature_block: str, full_forward: bool, compute_dtype: torch.dtype = torch.float32):
         self.generator = generator
         self.feature_block = feature_block
         self.full_forward = full_forward
+        self.compute_dtype = compute_dtype
         self.rows = rows
         self.latent_space = latent_space
         self.held = ws[:, rows:].detach()
@@ -41,9 +44,11 @@ class LatentOptimizer:
 
     def features(self) -> torch.Tensor:
         """Feature map [1, C, h, w] for the current ws, differentiable w.r.t. the free rows."""
-        out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
-                                        stop_at_features=not self.full_forward, **self.gradient_pass_options)
-        features = out.features[self.feature_block]
+        with autocast(self.generator.device, self.compute_dtype):
+            out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
+                                            stop_at_features=not self.full_forward, **self.gradient_pass_options)
+        # Losses, tracking and the latent stay float32 whatever the passes ran in.
+        features = out.features[self.feature_block].float()
         if self.full_forward:
             features = upsample_to_image(features, self.generator.img_resolution)
         return features

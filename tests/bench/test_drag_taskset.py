@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "drag_bench.py"
 spec = importlib.util.spec_from_file_location("drag_bench", BENCH)
@@ -36,3 +38,22 @@ def test_flow_read_out_maps_upsampled_flow_back_to_model_pixels():
     flow[..., 0], flow[..., 1] = 3.0 * up, -2.0 * up  # content moved by (+3, -2) model px everywhere
     assert np.allclose(drag_bench.FlowTracker.read(flow, [(10.0, 20.0), (40.5, 33.25)]),
                        [(13.0, 18.0), (43.5, 31.25)], atol=1e-5)
+
+
+def test_variant_names_map_to_drag_options():
+    assert drag_bench.drag_options("draggan/fast").precision == "auto"
+    opts = drag_bench.drag_options("freedrag/fast/float32", max_steps=7)
+    assert (opts.method, opts.preset, opts.precision, opts.max_steps) == ("freedrag", "fast", "float32", 7)
+    with pytest.raises(ValueError, match="method names look like"):
+        drag_bench.drag_options("draggan")
+
+
+def test_a_short_run_reports_every_variant(tmp_path):
+    out = tmp_path / "drag.json"
+    drag_bench.main(["--tasks", "2", "--max-steps", "2", "--pairs", "1", "--timing-steps", "0",
+                     "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert set(report["methods"]) == set(drag_bench.METHODS)
+    assert report["auto_precision"] in ("bfloat16", "float32")
+    for rows in report["rows"].values():
+        assert [r["task"] for r in rows] == [0, 1] and all(r["steps"] <= 2 for r in rows)

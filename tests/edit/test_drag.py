@@ -49,6 +49,7 @@ def test_point_reads_on_the_small_map_equal_reads_of_the_upsampled_map():
     (dict(options=DragOptions(preset="slow")), "options.preset"),
     (dict(options=DragOptions(method="freedrag", preset="published")), "options.preset"),
     (dict(options=DragOptions(latent_space="z")), "options.latent_space"),
+    (dict(options=DragOptions(precision="fp8")), "options.precision"),
     (dict(options=DragOptions(optimize_rows=0)), "options.optimize_rows"),
     (dict(options=DragOptions(max_steps=-1)), "options.max_steps"),
     (dict(options=DragOptions(preview_every=-2)), "options.preview_every"),

@@ -11,6 +11,7 @@ from drag_fixtures import BlobGenerator, match_patch
 from engine.edit.drag import DragOptions, drag
 
 METHODS = [("draggan", "fast"), ("draggan", "published"), ("freedrag", "fast")]
+PRECISIONS = [("draggan", "fast", "float32"), ("draggan", "fast", "bfloat16"), ("freedrag", "fast", "bfloat16")]
 BUNDLED = Path(__file__).resolve().parents[2] / "engine/models/default/faces64.safetensors"
 
 
@@ -18,14 +19,14 @@ def distance(a, b) -> float:
     return ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
 
 
-@pytest.mark.parametrize("method, preset", METHODS)
-def test_handles_reach_targets(method, preset):
+@pytest.mark.parametrize("method, preset, precision", [(m, p, "auto") for m, p in METHODS] + PRECISIONS)
+def test_handles_reach_targets(method, preset, precision):
     G = BlobGenerator([(18.0, 20.0), (44.0, 42.0), (46.0, 16.0)])
     ws = torch.zeros(1, G.num_ws, G.w_dim)
     before = G.synthesize(ws).image
     handles = [(18.0, 20.0), (44.0, 42.0)]
     targets = [(26.0, 27.0), (38.0, 47.0)]
-    result = drag(G, ws, handles, targets, options=DragOptions(method=method, preset=preset))
+    result = drag(G, ws, handles, targets, options=DragOptions(method=method, preset=preset, precision=precision))
     assert result.converged and result.steps > 0
     for tracked, target in zip(result.handles, targets):
         assert distance(tracked, target) <= 0.25 + 1e-6  # the default stop distance at 64 px
