@@ -15,10 +15,11 @@ from pathlib import Path
 from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Extension, Krita
 from PyQt5.QtCore import QObject, QProcess, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                             QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                             QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from . import krita_document as kd
 from .client_import import ClientUnavailable, import_client
+from .explore_panel import ExploreController, ExplorePanel
 from .geometry import GeometryError, to_local
 from .job import (DEFAULT_ADDRESS, DEFAULT_ENGINE_COMMAND, INVERSION_PRESETS, METHODS, DragJob, DragSettings,
                   JobProgress, connect, engine_command_line, run_drag, run_sample, serve_hint)
@@ -209,10 +210,9 @@ class Controller(QObject):
             self._set_error(str(exc))
             return False
         self._live = kd.LiveResultLayer(doc, source_node, source)
-        self._complete = functools.partial(self._finish_drag, doc, self._live, len(pairs))
         self._preview_origin = (x, y)
-        self._start(self._drag_worker, client_module, job)
-        return True
+        return self.run_job(lambda client, emit, cancel: run_drag(client, client_module, job, emit, cancel),
+                            functools.partial(self._finish_drag, doc, self._live, len(pairs)))
 
     @staticmethod
     def _stored_latent(doc, source: kd.SourceImage):
@@ -222,20 +222,38 @@ class Controller(QObject):
             log.warning("ignoring stored latents: %s", exc)
             return None
 
+    def run_job(self, work, complete) -> bool:
+        """Run `work(client, progress_emit, cancel_event)` on the worker thread with a connected client and
+        hand its result to `complete(result)` on the GUI thread; False (error shown) when busy."""
+        if self._refuse_if_busy():
+            return False
+        try:
+            client_module = import_client()
+        except ClientUnavailable as exc:
+            self._set_error(str(exc))
+            return False
+        self._complete = complete
+        self._start(self._job_worker, client_module, work)
+        return True
+
+    def _job_worker(self, client_module, work) -> None:
+        try:
+            with connect(client_module, self.settings) as client:
+                result = work(client, self.progress.emit, self._cancel)
+            self._job_done.emit(result, None)
+        except Exception as exc:  # noqa: BLE001 - reported in the docker
+            self._job_done.emit(None, exc)
+
+    def report_error(self, exc: BaseException) -> None:
+        """An error of work outside the job queue (a live preview), worded like job errors."""
+        self._set_error(_plain_error(exc, self.settings.address))
+
     def _start(self, target, *args) -> None:
         self.busy = True
         self._cancel.clear()
         self._set_error("")
         self.busy_changed.emit(True)
         threading.Thread(target=target, args=args, name="latentdrag-job", daemon=True).start()
-
-    def _drag_worker(self, client_module, job: DragJob) -> None:
-        try:
-            with connect(client_module, job.settings) as client:
-                result = run_drag(client, client_module, job, self.progress.emit, self._cancel)
-            self._job_done.emit(result, None)
-        except Exception as exc:  # noqa: BLE001 - reported in the docker
-            self._job_done.emit(None, exc)
 
     def cancel(self) -> None:
         if self.busy:
@@ -277,12 +295,12 @@ class Controller(QObject):
     def _finish_drag(self, doc, live: kd.LiveResultLayer, point_count: int, result) -> None:
         name = result_layer_name(kd.layer_names(doc), point_count)
         node = live.finish(name, result.rgba)
-        self._remember_latent(doc, node, result.record)
+        self.remember_latent(doc, node, result.record)
         how = "reused the stored latent" if result.reused_latent else "inverted the layer"
         state = "reached the targets" if result.converged else "stopped at the step limit"
         self.status.emit(f"{name}: {result.steps} steps in {result.seconds:.1f} s, {state} ({how}).")
 
-    def _remember_latent(self, doc, node, record) -> None:
+    def remember_latent(self, doc, node, record) -> None:
         """Store the latent linked to the new layer, fingerprinted with the pixels the layer now holds."""
         written = kd.read_source(doc, node)
         try:
@@ -298,34 +316,28 @@ class Controller(QObject):
         if self._refuse_if_busy():
             return False
         try:
-            client_module = import_client()
             doc = kd.active_document()
             fmt = kd.document_format(doc)
-        except (kd.UserError, PixelFormatError, ClientUnavailable) as exc:
+        except (kd.UserError, PixelFormatError) as exc:
             self._set_error(str(exc))
             return False
-        self._complete = functools.partial(self._finish_sample, doc, fmt, seed, psi, (x, y, size, size))
-        self._start(self._sample_worker, client_module, seed, psi)
-        return True
+        model = self.settings.model
 
-    def _sample_worker(self, client_module, seed: int, psi: float) -> None:
-        try:
-            self.progress.emit(JobProgress("sampling"))
-            with connect(client_module, self.settings) as client:
-                result = run_sample(client, seed, psi, self.settings.model)
-            self._job_done.emit(result, None)
-        except Exception as exc:  # noqa: BLE001 - reported in the docker
-            self._job_done.emit(None, exc)
+        def work(client, emit, cancel):
+            emit(JobProgress("sampling"))
+            return run_sample(client, seed, psi, model)
+        return self.run_job(work, functools.partial(self._finish_sample, doc, fmt, seed, psi, (x, y, size, size)))
 
     def _finish_sample(self, doc, fmt, seed: int, psi: float, rect: tuple[int, int, int, int], result) -> None:
         rgba = kd.scale_rgba(result.rgba, result.width, result.height, rect[2], rect[3])
         name = sample_layer_name(kd.layer_names(doc), seed, psi)
         node = kd.add_layer_on_top(doc, name, rgba, rect, fmt)
-        self._remember_latent(doc, node, result.record)
+        self.remember_latent(doc, node, result.record)
         self.status.emit(f"{name} added.")
 
 
 _controller: Controller | None = None
+_explore_controller: ExploreController | None = None
 
 
 def controller() -> Controller:
@@ -333,6 +345,14 @@ def controller() -> Controller:
     if _controller is None:
         _controller = Controller()
     return _controller
+
+
+def explore_controller() -> ExploreController:
+    """The one Explore controller, shared by the dockers of every window like `controller()`."""
+    global _explore_controller
+    if _explore_controller is None:
+        _explore_controller = ExploreController(controller())
+    return _explore_controller
 
 
 def _combo(items: dict[str, str], current: str) -> QComboBox:
@@ -351,7 +371,8 @@ def _row(*widgets: QWidget) -> QHBoxLayout:
 
 
 class LatentDragDocker(DockWidget):
-    """Connection, options, Run / Cancel with progress, the last error, and "New sample"."""
+    """Connection and model on top; a Drag tab (points, Run, "New sample") and an Explore tab (sliders with a
+    live preview); progress with Cancel, the status and the last error below."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -384,26 +405,37 @@ class LatentDragDocker(DockWidget):
         self.model = QComboBox()
         self.model.addItem("Engine default", "")
         form.addRow("Model", self.model)
+        self.preset = _combo(INVERSION_PRESETS, settings.inversion_preset)
+        self.preset.setToolTip("How a layer without a stored latent is inverted (for a drag or to explore it)")
+        form.addRow("Inversion", self.preset)
+        layout.addLayout(form)
+
+        self.tabs = QTabWidget()
+        drag_tab = QWidget()
+        drag_layout = QVBoxLayout(drag_tab)
+        form = QFormLayout()
         self.method = _combo(METHODS, settings.method)
         form.addRow("Method", self.method)
-        self.preset = _combo(INVERSION_PRESETS, settings.inversion_preset)
-        form.addRow("Inversion", self.preset)
         self.steps = QSpinBox()
         self.steps.setRange(1, 2000)
         self.steps.setValue(settings.max_steps)
         form.addRow("Step limit", self.steps)
-        layout.addLayout(form)
-
+        drag_layout.addLayout(form)
         self.points_button = QPushButton("Drag points")
         self.points_button.setToolTip("Add a vector layer; draw one line per point, from handle to target")
         self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        layout.addLayout(_row(self.points_button, self.run_button, self.cancel_button))
+        drag_layout.addLayout(_row(self.points_button, self.run_button))
+        self.tabs.addTab(drag_tab, "Drag")
+        self.explore = ExplorePanel(explore_controller())
+        self.tabs.addTab(self.explore, "Explore")
+        layout.addWidget(self.tabs)
+
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        layout.addWidget(self.progress)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        layout.addLayout(_row(self.progress, self.cancel_button))
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
@@ -434,8 +466,8 @@ class LatentDragDocker(DockWidget):
         sample_form.addRow("Position x, y", _row(self.position_x, self.position_y))
         self.sample_button = QPushButton("New sample")
         sample_form.addRow(self.sample_button)
-        layout.addWidget(sample_box)
-        layout.addStretch(1)
+        drag_layout.addWidget(sample_box)
+        drag_layout.addStretch(1)
         self.setWidget(root)
 
         self.connect_button.clicked.connect(self._connect)
@@ -494,7 +526,7 @@ class LatentDragDocker(DockWidget):
 
     def _on_progress(self, progress: JobProgress) -> None:
         labels = {"connecting": "Connecting…", "inverting": "Inverting the layer", "dragging": "Dragging",
-                  "sampling": "Sampling"}
+                  "sampling": "Sampling", "rendering": "Rendering"}
         text = labels.get(progress.stage, progress.stage)
         if progress.total:
             self.progress.setRange(0, progress.total)
@@ -507,7 +539,8 @@ class LatentDragDocker(DockWidget):
         self.progress.setFormat(text)
 
     def _on_busy(self, busy: bool) -> None:
-        for widget in (self.run_button, self.points_button, self.sample_button):
+        for widget in (self.run_button, self.points_button, self.sample_button, self.explore.open_button,
+                       self.explore.apply_button, self.explore.frames_button):
             widget.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if not busy:

@@ -1,7 +1,7 @@
 """Everything the plugin reads from or writes to a Krita document (GUI thread only).
 
-This and `docker.py` are the only modules that touch Krita; they turn layers, shapes and selections into
-the plain values of `geometry`, `pixels` and `latent_store`, and results back into layers.
+This, `docker.py` and `explore_panel.py` are the only modules that touch Krita; they turn layers, shapes and
+selections into the plain values of `geometry`, `pixels` and `latent_store`, and results back into layers.
 """
 from __future__ import annotations
 
@@ -182,6 +182,38 @@ def add_layer_on_top(doc, name: str, rgba: bytes, rect: Rect, fmt: LayerFormat):
         doc.rootNode().addChildNode(node, None)
     doc.refreshProjection()
     return node
+
+
+def add_group_above(doc, anchor, group_name: str, layers: list[tuple[str, bytes]], rect: Rect, fmt: LayerFormat
+                    ) -> list:
+    """A group layer right above `anchor` holding one paint layer per (name, rgba) over `rect`, first at
+    the bottom. The children are filled before the group enters the document: one undo step in all."""
+    group = doc.createGroupLayer(group_name)
+    nodes = []
+    for name, rgba in layers:
+        node = _layer_from_rgba(doc, name, rgba, rect, fmt)
+        group.addChildNode(node, nodes[-1] if nodes else None)
+        nodes.append(node)
+    anchor.parentNode().addChildNode(group, anchor)
+    doc.refreshProjection()
+    return [typed_node(node) for node in group.childNodes()]
+
+
+def layers_with_latents(doc, store: LatentStore) -> list[tuple[str, str]]:
+    """(layer id, name) of the paint layers whose stored latent still describes their pixels, top first:
+    the layers Explore can mix from or interpolate towards."""
+    found = []
+    for node in reversed(_all_nodes(doc.rootNode())):
+        layer_id = node.uniqueId().toString()
+        if node.type() != "paintlayer" or layer_id not in store.records:
+            continue
+        try:
+            source = read_source(doc, node)
+        except (UserError, ValueError):
+            continue
+        if store.lookup(layer_id, source.fingerprint) is not None:
+            found.append((layer_id, node.name()))
+    return found
 
 
 class LiveResultLayer:

@@ -65,7 +65,7 @@ def krita_session(tmp_path_factory):
                   "spare_address": f"127.0.0.1:{free_port()}", "engine_command": start_command,
                   "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
                   "job_timeout": 180,
-                  "scenarios": ["drag", "sample_and_reuse", "u16", "cancel", "start_engine", "no_engine"]}
+                  "scenarios": ["drag", "sample_and_reuse", "explore", "u16", "cancel", "start_engine", "no_engine"]}
         try:
             code, results, log = run_scenarios(root / "session", config, timeout=540)
         finally:
@@ -163,10 +163,11 @@ def test_one_undo_removes_the_result_and_keeps_everything_else(krita_session):
 
 
 def test_docker_screenshots_are_saved(krita_session):
-    """docker.png (after the drag) is the picture in docs/krita-docker.png; docker_running.png is mid-drag,
-    window.png the whole Krita window."""
+    """docker.png (after the drag) is the picture in docs/krita-docker.png, docker_explore.png (Explore tab,
+    previewing) the one in docs/krita-explore.png; docker_running.png is mid-drag, window.png the whole Krita
+    window."""
     _, out = krita_session
-    for name in ("docker.png", "docker_running.png", "window.png"):
+    for name in ("docker.png", "docker_explore.png", "docker_running.png", "window.png"):
         png = (out / name).read_bytes()
         assert png.startswith(b"\x89PNG")
         width, height = struct.unpack(">II", png[16:24])
@@ -186,6 +187,49 @@ def test_new_sample_stores_its_latent_and_later_drags_reuse_it_after_reopening(k
     assert sample["saved"]
     assert sample["stored_after_reopen"] == 2
     assert sample["result_latent_found_after_reopen"]
+
+
+EXPLORE_CANVAS = (160, 120)  # the explore scenario's document
+
+
+def read_canvas(out: Path, name: str) -> bytes:
+    data = (out / name).read_bytes()
+    assert len(data) == EXPLORE_CANVAS[0] * EXPLORE_CANVAS[1] * 4
+    return data
+
+
+def test_explore_previews_live_and_applies_a_new_layer_above_the_untouched_source(krita_session):
+    explore = scenario(krita_session, "explore")
+    _, out = krita_session
+    assert explore["opened"] and explore["open_error"] == "", explore
+    assert explore["active"].startswith("Latent sample") and explore["other"].startswith("Latent sample")
+    assert "from its stored latent" in explore["status"]  # a sample needs no inversion
+    assert explore["direction_labels"] == [f"Direction {n}  +0.0σ" for n in range(1, 6)]
+    assert explore["psi_label"] == "ψ 0.70"  # the slider starts at the sample's own ψ
+    assert explore["first_preview"]
+    assert "Latent Drag preview" in explore["names_previewing"]
+    before = read_canvas(out, "explore_source_before.rgba")
+    preview = read_canvas(out, "explore_preview.rgba")
+    assert preview != before
+    # Debounced, latest wins: a slider dragged through 22 positions renders a few previews, not 22.
+    assert 1 <= explore["burst_previews"] <= explore["burst_moves"] // 3, explore
+    assert explore["labels_after"] == ["Direction 1  +0.0σ", "Direction 2  +1.5σ"]
+    assert explore["applied"] and explore["apply_error"] == ""
+    before_apply = explore["names_before"]
+    source_at = before_apply.index(explore["active"])
+    assert explore["names_after_apply"] == (before_apply[:source_at + 1] + ["Latent Explore · direction 2 +1.5σ"]
+                                            + before_apply[source_at + 1:])
+    assert explore["result_latent_stored"]
+    assert read_canvas(out, "explore_source_after.rgba") == before, "the source layer was modified"
+    result = read_canvas(out, "explore_result.rgba")
+    assert result != before
+    # The applied layer shows what the preview showed (slider 1 went back to 0, slider 2 stayed at +1.5σ).
+    assert result == preview
+    assert explore["names_after_undo"] == before_apply
+    assert explore["frames_error"] == "" and explore["frames_group"] == [
+        f"Latent Explore · 3 frames to '{explore['other']}'",
+        ["Frame 1 · t 0.00", "Frame 2 · t 0.50", "Frame 3 · t 1.00"]]
+    assert "Latent Drag preview" not in explore["names_after_close"]
 
 
 def test_cancel_stops_the_drag_and_leaves_the_document_as_it_was(krita_session):

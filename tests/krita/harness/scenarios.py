@@ -230,6 +230,98 @@ def scenario_sample_and_reuse(docker, controller) -> None:
     pump(0.3)
 
 
+def add_sample(docker, controller, seed: int) -> None:
+    docker.seed.setValue(seed)
+    docker.size.setValue(96)
+    docker.position_x.setValue(40)
+    docker.position_y.setValue(12)
+    docker.sample_button.click()
+    wait_for(lambda: not controller.busy, CONFIG["job_timeout"])
+    pump(0.3)
+
+
+def scenario_explore(docker, controller) -> None:
+    """Explore tab on a sample: slider previews land in the preview layer (a burst of moves renders far
+    fewer previews than moves), "Apply as new layer" adds one layer above the source with its latent (one
+    undo step), interpolation frames become a group of layers, Close removes the preview."""
+    from latentdrag_krita import krita_document
+    from latentdrag_krita.docker import explore_controller
+    from latentdrag_krita.naming import PREVIEW_LAYER
+    record = results.setdefault("explore", {})
+    explorer = explore_controller()
+    panel = docker.explore
+    doc = Krita.instance().createDocument(160, 120, "explore", "RGBA", "U8", "", 72.0)
+    show(doc)
+    connect(docker, CONFIG["address"])
+    add_sample(docker, controller, 7)
+    add_sample(docker, controller, 9)
+    # Document.setActiveNode does not take on a freshly created document here; a reopened document has an
+    # active layer (one of the samples): explore that one (the latents must survive the save, too).
+    record["saved"], doc = reopen(doc, str(OUT / "explore.kra"))
+    record["active"] = doc.activeNode().name()
+    source = next(n for n in doc.rootNode().childNodes() if n.name() == record["active"])
+    record["other"] = next(n.name() for n in doc.rootNode().childNodes()
+                           if n.name().startswith("Latent sample") and n.name() != record["active"])
+    record["names_before"] = names(doc)
+    dump(doc, source, "explore_source_before.rgba")
+    docker.tabs.setCurrentWidget(panel)
+    panel.open_button.click()
+    record["opened"] = wait_for(lambda: not controller.busy and explorer.exploration is not None, CONFIG["job_timeout"])
+    pump(0.3)
+    record.update(open_error=controller.last_error, explored=panel.explored.text(), status=docker.status.text(),
+                  direction_labels=[label.text() for label in panel.direction_labels],
+                  psi_label=panel.psi_label.text(), toward_choices=[panel.toward.itemText(i)
+                                                                     for i in range(panel.toward.count())])
+    panel.direction_sliders[1].setValue(15)
+    record["first_preview"] = wait_for(lambda: explorer.previews_shown >= 1, 30)
+    pump(0.3)
+    record["names_previewing"] = names(doc)
+    preview = next((n for n in doc.rootNode().childNodes() if n.name() == PREVIEW_LAYER), None)
+    if preview is not None:
+        dump(doc, preview, "explore_preview.rgba")
+    shown_before_burst = explorer.previews_shown
+    for position in range(-30, 31, 3):  # 21 moves, a slider dragged across its range in ~0.4 s
+        panel.direction_sliders[0].setValue(position)
+        pump(0.02)
+    panel.direction_sliders[0].setValue(0)
+    wait_for(lambda: explorer.previews_shown > shown_before_burst, 30)
+    pump(1.0)
+    record["burst_moves"] = 22
+    record["burst_previews"] = explorer.previews_shown - shown_before_burst
+    record["labels_after"] = [label.text() for label in panel.direction_labels[:2]]
+    docker.grab().save(str(OUT / "docker_explore.png"))
+    panel.apply_button.click()
+    record["applied"] = wait_for(lambda: not controller.busy, CONFIG["job_timeout"])
+    pump(0.5)
+    record["apply_error"] = controller.last_error
+    record["names_after_apply"] = names(doc)
+    result = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Latent Explore")), None)
+    if result is not None:
+        dump(doc, result, "explore_result.rgba")
+        written = krita_document.read_source(doc, result)
+        store = krita_document.load_latents(doc)
+        record["result_latent_stored"] = store.lookup(written.layer_id, written.fingerprint) is not None
+    dump(doc, source, "explore_source_after.rgba")
+    Krita.instance().action("edit_undo").trigger()
+    pump(0.5)
+    record["names_after_undo"] = names(doc)
+    index = next(i for i in range(panel.toward.count()) if record["other"] in panel.toward.itemText(i))
+    panel.toward.setCurrentIndex(index)
+    panel.frames.setValue(3)
+    panel.frames_button.click()
+    record["frames_done"] = wait_for(lambda: not controller.busy, CONFIG["job_timeout"])
+    pump(0.5)
+    record["frames_error"] = controller.last_error
+    group = next((n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"), None)
+    record["frames_group"] = [group.name(), [n.name() for n in group.childNodes()]] if group else None
+    panel.close_button.click()
+    pump(0.5)
+    record["names_after_close"] = names(doc)
+    doc.setModified(False)
+    doc.close()
+    pump(0.3)
+
+
 def scenario_u16(docker, controller) -> None:
     """A 16-bit integer document: pixels are converted for the engine and the result written back in U16."""
     record = results.setdefault("u16", {})
