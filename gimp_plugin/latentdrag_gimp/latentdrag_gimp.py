@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""latentdrag for GIMP 3: Filters → Generative → Latent Drag… and Latent Drag: New sample.
+"""latentdrag for GIMP 3: Filters → Generative → Latent Drag…, Latent Drag: New sample and Latent Drag:
+Explore….
 
 The only module that touches GIMP. It reads the layer, the drag path and the selection, hands them to the
 pure helpers in `latentdrag_gimp_lib` (which talk to the engine through the bundled client in a worker
@@ -33,6 +34,9 @@ from latentdrag_gimp_lib.selection import (MASK_FORMAT, SelectionError, layer_re
 
 DRAG_PROCEDURE = "python-fu-latentdrag-drag"
 SAMPLE_PROCEDURE = "python-fu-latentdrag-new-sample"
+EXPLORE_PROCEDURE = "python-fu-latentdrag-explore"
+EXPLORE_DIALOG_FIELDS = ["engine-address", "model", "operation", "direction", "strength", "rows", "truncation-psi",
+                         "mix-seed", "other-layer", "t", "frames", "inversion-preset"]
 MENU_PATH = "<Image>/Filters/Generative"
 DEFAULT_PATH_NAME = "Drag points"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -316,6 +320,61 @@ def new_sample(procedure, run_mode, image, drawables, config):
     return layer
 
 
+def explore_layer(procedure, run_mode, image, drawables, config):
+    if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+        raise calling_error("select exactly one layer to explore")
+    drawable = drawables[0]
+    client_module, jobs = import_client()
+    from latentdrag_gimp_lib.explore import ExploreArgumentError, ExploreJob, ExploreSettings, run_explore_job
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, "Latent Drag: Explore",
+                                                                EXPLORE_DIALOG_FIELDS):
+        return None
+    try:
+        settings = ExploreSettings(
+            operation=config.get_property("operation"), direction=config.get_property("direction"),
+            strength=config.get_property("strength"), rows=config.get_property("rows"),
+            truncation_psi=config.get_property("truncation-psi"), mix_seed=config.get_property("mix-seed"),
+            t=config.get_property("t"), frames=config.get_property("frames"), model=text_argument(config, "model"),
+            inversion_preset=config.get_property("inversion-preset"))
+    except ExploreArgumentError as exc:
+        raise calling_error(str(exc)) from None
+    other_layer = config.get_property("other-layer") if settings.operation in ("style-mix", "interpolate") else None
+    other = None
+    if other_layer is not None:
+        other = read_stored_latent(other_layer)
+        if other is None:
+            raise calling_error(f"other-layer: '{other_layer.get_name()}' carries no latent; use a Latent Drag "
+                                "result or sample (or drag it once)")
+    width, height, rgba = read_rgba(drawable)
+    region = read_region(image, drawable, (width, height))
+    job = ExploreJob(layer=jobs.LayerPixels(width, height, rgba), region=region, settings=settings,
+                     stored=read_stored_latent(drawable), other=other, other_name=other_layer.get_name() if other_layer is not None else "")
+    address = text_argument(config, "engine-address") or DEFAULT_ADDRESS
+
+    def work(report, cancel_event):
+        with connect(client_module, address) as client:
+            return run_explore_job(client, job, report, cancel_event)
+
+    try:
+        result = run_in_worker("Latent Drag: Explore", work)
+    except ExploreArgumentError as exc:
+        raise calling_error(str(exc)) from None
+    except Exception as exc:
+        raise engine_failure(client_module, exc) from None
+    _, offset_x, offset_y = drawable.get_offsets()
+    parent, position = drawable.get_parent(), image.get_item_position(drawable)
+    image.undo_group_start()
+    try:
+        # Each one inserted at the source's position lands above the ones before: the first frame ends up
+        # right above the source, the last on top.
+        added = [add_result_layer(image, parent, position, name, layer.layer, layer.stored, (offset_x, offset_y))
+                 for name, layer in result.layers]
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
+    return added[-1]
+
+
 def run_reporting_errors(body):
     """Wrap a procedure body: every failure becomes an error status with a readable GLib.Error."""
 
@@ -333,20 +392,54 @@ def run_reporting_errors(body):
     return run
 
 
+def add_explore_arguments(procedure):
+    from latentdrag_gimp_lib.explore import MAX_DIRECTION, MAX_FRAMES, OPERATIONS, PSI_LIMITS, ROWS, STRENGTH_LIMIT
+    rw = GObject.ParamFlags.READWRITE
+    procedure.add_choice_argument("operation", "Operation", "What to change", choice(*OPERATIONS.items()),
+                                  "direction", rw)
+    procedure.add_int_argument("direction", "Direction", "Principal direction (1 = the largest variation)", 1,
+                               MAX_DIRECTION, 1, rw)
+    procedure.add_double_argument("strength", "Strength (σ)", "How far along the direction, in standard deviations",
+                                  -STRENGTH_LIMIT, STRENGTH_LIMIT, 1.0, rw)
+    procedure.add_choice_argument("rows", "Rows", "Which part of the network the direction or mix changes",
+                                  choice(*ROWS.items()), "all", rw)
+    procedure.add_double_argument("truncation-psi", "Truncation ψ", "New ψ (lower = closer to the average image)",
+                                  PSI_LIMITS[0], PSI_LIMITS[1], 0.7, rw)
+    procedure.add_int_argument("mix-seed", "Mix seed", "Seed to mix rows from when no other layer is given", 0,
+                               2**31 - 1, 0, rw)
+    procedure.add_layer_argument("other-layer", "Other layer",
+                                 "Layer with a latent to mix rows from or to interpolate towards", True, rw)
+    procedure.add_double_argument("t", "Interpolation t", "0 = this layer, 1 = the other layer", 0.0, 1.0, 0.5, rw)
+    procedure.add_int_argument("frames", "Frames", "0 = one layer at t; 2 or more = that many frames as layers",
+                               0, MAX_FRAMES, 0, rw)
+    add_inversion_argument(procedure)
+
+
+def add_inversion_argument(procedure):
+    procedure.add_choice_argument("inversion-preset", "Inversion", "How to find the latent of a layer that has none "
+                                  "stored", choice(("fast", "Fast"), ("faithful", "Faithful (slower, tunes the "
+                                                                                  "generator)")),
+                                  "fast", GObject.ParamFlags.READWRITE)
+
+
 class LatentDrag(Gimp.PlugIn):
     def do_set_i18n(self, name):
         return False
 
     def do_query_procedures(self):
-        return [DRAG_PROCEDURE, SAMPLE_PROCEDURE]
+        return [DRAG_PROCEDURE, SAMPLE_PROCEDURE, EXPLORE_PROCEDURE]
+
+    def layer_procedure(self, name, body, menu_label):
+        """A procedure on exactly one selected RGB layer."""
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_reporting_errors(body), None)
+        procedure.set_image_types("RGB*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label(menu_label)
+        return procedure
 
     def do_create_procedure(self, name):
         if name == DRAG_PROCEDURE:
-            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
-                                                run_reporting_errors(drag_layer), None)
-            procedure.set_image_types("RGB*")
-            procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-            procedure.set_menu_label("Latent _Drag…")
+            procedure = self.layer_procedure(name, drag_layer, "Latent _Drag…")
             procedure.set_documentation(
                 "Drag points of a GAN-generated or inverted image (DragGAN / FreeDrag)",
                 "Each stroke of the selected path (or the path named \"Drag points\") is one drag: first anchor "
@@ -357,11 +450,7 @@ class LatentDrag(Gimp.PlugIn):
             procedure.add_choice_argument("method", "Method", "Drag algorithm",
                                           choice(("draggan", "DragGAN"), ("freedrag", "FreeDrag")), "draggan",
                                           GObject.ParamFlags.READWRITE)
-            procedure.add_choice_argument("inversion-preset", "Inversion",
-                                          "How to find the latent of a layer that has none stored",
-                                          choice(("fast", "Fast"), ("faithful", "Faithful (slower, tunes the "
-                                                                                "generator)")),
-                                          "fast", GObject.ParamFlags.READWRITE)
+            add_inversion_argument(procedure)
             procedure.add_int_argument("max-steps", "Step limit", "Most optimisation steps of the drag", 1, 2000,
                                        200, GObject.ParamFlags.READWRITE)
             procedure.add_path_argument("path", "Drag points",
@@ -382,6 +471,18 @@ class LatentDrag(Gimp.PlugIn):
             procedure.add_double_argument("truncation-psi", "Truncation ψ",
                                           "Lower = closer to the average image, higher = more varied", 0.0, 2.0,
                                           0.7, GObject.ParamFlags.READWRITE)
+        elif name == EXPLORE_PROCEDURE:
+            procedure = self.layer_procedure(name, explore_layer, "Latent Drag: _Explore…")
+            procedure.set_documentation(
+                "Move a GAN image along its latent space: principal directions, style mix, truncation, "
+                "interpolation",
+                "Works on the latent stored with the layer (a Latent Drag result or sample), or inverts the layer "
+                "first. Each operation is applied to that latent (not to the previous result) and added as a new "
+                "layer above the source, with its latent; the source is untouched. Interpolate needs another "
+                "layer that carries a latent; frames > 0 adds that many frames from the layer to it. Needs "
+                "`latentdrag serve`.", name)
+            add_engine_arguments(procedure)
+            add_explore_arguments(procedure)
         else:
             return None
         procedure.add_menu_path(MENU_PATH)

@@ -98,6 +98,8 @@ def main():
         properties = dict(call["properties"])
         if "path" in properties:
             properties["path"] = image.get_path_by_name(properties["path"])
+        if "other-layer" in properties:  # given as a layer index, top first
+            properties["other-layer"] = image.get_layers()[properties["other-layer"]]
         runs.append(run_procedure(call["procedure"], image, drawables, properties))
         if runs[-1]["status"] != "SUCCESS" and not call.get("may_fail"):
             break

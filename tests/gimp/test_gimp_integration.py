@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHROOT = Path(os.environ.get("LATENTDRAG_GIMP_CHROOT", REPO / ".cache" / "gimp-chroot"))
 DRAG = "python-fu-latentdrag-drag"
 SAMPLE = "python-fu-latentdrag-new-sample"
+EXPLORE = "python-fu-latentdrag-explore"
 LAYER_OFFSETS = (20, 10)
 SELECTION_IN_LAYER = (12, 12, 40, 40)  # x, y, width, height
 HANDLE_IN_LAYER, TARGET_IN_LAYER = (28.0, 32.0), (37.0, 30.0)
@@ -191,6 +192,42 @@ def test_new_sample_is_the_engines_render_and_can_be_dragged_directly(served_add
     with EngineClient(served_address) as client:
         assert not [s for s in client.list_sessions() if s.kind == "image" and len(s.revisions) == 1], \
             "dragging a sample must reuse its seed session, not invert it"
+
+
+def test_explore_adds_layers_above_a_sample_from_its_latent_and_leaves_it_untouched(engine_address, gimp_home):
+    engine = {"engine-address": engine_address}
+    report = run_gimp(
+        gimp_home, "explore", noise_png(),
+        calls=[{"procedure": SAMPLE, "properties": dict(engine, seed=5)},
+               {"procedure": SAMPLE, "layer_index": 0, "properties": dict(engine, seed=6)},
+               {"procedure": EXPLORE, "layer_index": 1,
+                "properties": dict(engine, operation="direction", direction=2, strength=2.0)},
+               {"procedure": EXPLORE, "layer_index": 2,
+                "properties": {**engine, "operation": "interpolate", "other-layer": 0, "frames": 3}},
+               {"procedure": EXPLORE, "layer_index": 0, "may_fail": True,
+                "properties": dict(engine, operation="interpolate")}],
+        paths={})
+
+    *runs, missing_other = report["runs"]
+    assert [run["status"] for run in runs] == ["SUCCESS"] * 4, runs
+    assert missing_other["status"] == "CALLING_ERROR" and "other-layer" in missing_other["error"]
+    names = [layer["name"] for layer in report["layers"]]
+    second, direction, *frames, first, source = report["layers"]  # top first
+    assert names[2:5] == ["Latent Explore · t 1.00 to '" + second["name"] + "'",
+                          "Latent Explore · t 0.50 to '" + second["name"] + "'",
+                          "Latent Explore · t 0.00 to '" + second["name"] + "'"]
+    assert direction["name"] == "Latent Explore · direction 2 +2.0σ" == runs[2]["result_layer"]
+    assert runs[3]["result_layer"] == names[2]  # the top frame
+    with EngineClient(engine_address) as client:
+        render = client.create_session_from_seed(5, psi=0.7, result_format="raw").image
+    expected = np.frombuffer(render.data, np.uint8).reshape(render.height, render.width, 4)
+    assert np.array_equal(first["rgba"], expected), "the explored layer must stay untouched"
+    for layer in [direction, *frames]:
+        assert layer["parasite_bytes"] > 0 and layer["size"] == first["size"] and layer["offsets"] == [0, 0]
+    assert not np.array_equal(direction["rgba"], first["rgba"])
+    t1, t_half, t0 = frames
+    assert np.array_equal(t0["rgba"], first["rgba"]) and np.array_equal(t1["rgba"], second["rgba"])
+    assert not np.array_equal(t_half["rgba"], first["rgba"]) and not np.array_equal(t_half["rgba"], second["rgba"])
 
 
 def test_failures_return_error_statuses_and_add_no_layer(gimp_home):

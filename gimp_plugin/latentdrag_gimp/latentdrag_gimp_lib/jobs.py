@@ -142,7 +142,7 @@ def invert_layer(client, job: DragJob, report: Reporter, cancel_event):
     return outcome.session
 
 
-def _checked_pixels(image, width: int, height: int, what: str) -> LayerPixels:
+def checked_pixels(image, width: int, height: int, what: str) -> LayerPixels:
     if image is None or not image.is_raw or image.pixel_format != "RGBA8":
         kind = "nothing" if image is None else (image.mime_type or image.pixel_format or "an unknown format")
         raise JobError(f"the engine returned {kind} for the {what}, expected raw RGBA8 pixels")
@@ -180,7 +180,7 @@ def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None) -> J
         cancel_event=cancel_event, coordinates="layer" if session.kind == "image" else "model",
         expected_revision=session.revision, result_format="raw")
     image = outcome.composite if session.kind == "image" else outcome.image
-    pixels = _checked_pixels(image, layer.width, layer.height, "drag result")
+    pixels = checked_pixels(image, layer.width, layer.height, "drag result")
     stored = _stored_from(client, session.name, outcome.session.revision, pixels.rgba, outcome.session)
     state = "converged" if outcome.converged else "step limit reached"
     summary = f"{outcome.steps} steps, {state}, {outcome.seconds:.1f} s"
@@ -191,6 +191,6 @@ def run_sample_job(client, seed: int, psi: float, model: str = "") -> JobResult:
     """A new image from a seed at model resolution, with its latent so it can be dragged directly."""
     outcome = client.create_session_from_seed(seed, psi=psi, model=model or None, result_format="raw")
     session = outcome.session
-    pixels = _checked_pixels(outcome.image, session.resolution, session.resolution, "sample")
+    pixels = checked_pixels(outcome.image, session.resolution, session.resolution, "sample")
     stored = _stored_from(client, session.name, session.revision, pixels.rgba, session)
     return JobResult(layer=pixels, stored=stored, summary=f"seed {seed}, psi {psi:g}")

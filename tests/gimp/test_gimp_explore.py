@@ -1,0 +1,112 @@
+"""Latent Drag: Explore… outside GIMP: argument checks, the edit and layer name each operation gives, and
+the conversation with a real engine (a sample's latent is reused, a photo is inverted, frames)."""
+from __future__ import annotations
+
+import pytest
+
+from engine.client import DirectionSetting, EngineClient, LatentEditSpec
+from latentdrag_gimp_lib import jobs
+from latentdrag_gimp_lib.explore import ExploreArgumentError, ExploreJob, ExploreSettings, run_explore_job
+
+
+@pytest.fixture(scope="module")
+def client(engine_address):
+    with EngineClient(engine_address) as engine_client:
+        yield engine_client
+
+
+@pytest.fixture(scope="module")
+def samples(client):
+    return [jobs.run_sample_job(client, seed, 0.7) for seed in (3, 4)]
+
+
+def noop_report(text, fraction):
+    pass
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"operation": "zoom"}, "operation: must be one of direction, style-mix, truncation, interpolate"),
+    ({"operation": "direction", "direction": 0}, "direction: must be in 1..64"),
+    ({"operation": "direction", "strength": float("inf")}, "strength: must be within ±10σ"),
+    ({"operation": "direction", "rows": "top"}, "rows: must be one of all, coarse, middle, fine"),
+    ({"operation": "truncation", "truncation_psi": 1.6}, "truncation-psi: must be in 0..1.5"),
+    ({"operation": "interpolate", "t": 1.1}, "t: must be in [0, 1]"),
+    ({"operation": "interpolate", "frames": 1}, "frames: must be 0 (one layer at t) or 2..32"),
+    ({"operation": "direction", "frames": 4}, "frames: frames are for the interpolate operation"),
+])
+def test_bad_arguments_are_refused_naming_the_argument(arguments, message):
+    with pytest.raises(ExploreArgumentError) as err:
+        ExploreSettings(**arguments)
+    assert str(err.value).startswith(message)
+
+
+def test_each_operation_asks_the_engine_for_its_edit_and_names_its_layer():
+    direction = ExploreSettings("direction", direction=2, strength=1.5, rows="coarse")
+    assert direction.edit_spec(None, 0.5) == LatentEditSpec(directions=(DirectionSetting(1, 1.5, "coarse"),))
+    assert direction.layer_name("", 0.5) == "Latent Explore · direction 2 +1.5σ (coarse)"
+    assert ExploreSettings("direction", strength=-0.5).layer_name("", 0) == "Latent Explore · direction 1 −0.5σ"
+    truncation = ExploreSettings("truncation", truncation_psi=0.4)
+    assert truncation.edit_spec(None, 0.5) == LatentEditSpec(truncation_psi=0.4)
+    assert truncation.layer_name("", 0.5) == "Latent Explore · ψ 0.4"
+    mix = ExploreSettings("style-mix", rows="middle", mix_seed=12)
+    assert mix.edit_spec(None, 0.5) == LatentEditSpec(mix_rows="middle", mix_seed=12)
+    assert mix.edit_spec(b"blob", 0.5) == LatentEditSpec(mix_rows="middle", mix_latent=b"blob")
+    assert mix.layer_name("", 0.5) == "Latent Explore · mix middle from seed 12"
+    assert mix.layer_name("Face", 0.5) == "Latent Explore · mix middle from 'Face'"
+    toward = ExploreSettings("interpolate", t=0.25)
+    assert toward.edit_spec(b"b", 0.25) == LatentEditSpec(toward_latent=b"b", toward_t=0.25)
+    assert toward.layer_name("Face", 0.25) == "Latent Explore · t 0.25 to 'Face'"
+    assert toward.frame_times() == [0.25]
+    assert ExploreSettings("interpolate", frames=3).frame_times() == [0.0, 0.5, 1.0]
+    with pytest.raises(ExploreArgumentError, match="other-layer: interpolate needs another layer"):
+        toward.edit_spec(None, 0.25)
+
+
+def test_a_sample_is_explored_from_its_latent_without_inversion(client, samples):
+    sample = samples[0]
+    sessions_before = {s.name for s in client.list_sessions()}
+    job = ExploreJob(sample.layer, None, ExploreSettings("direction", direction=1, strength=3.0), sample.stored)
+    result = run_explore_job(client, job, noop_report)
+    assert not result.inverted
+    [(name, layer)] = result.layers
+    assert name == "Latent Explore · direction 1 +3.0σ"
+    assert (layer.layer.width, layer.layer.height) == (sample.layer.width, sample.layer.height)
+    assert layer.layer.rgba != sample.layer.rgba
+    assert layer.stored.matches_pixels(layer.layer.rgba) and layer.stored.kind == "seed"
+    # The stored latent renders the new layer: exploring it again with strength 0 gives it back unchanged.
+    again = run_explore_job(client, ExploreJob(layer.layer, None, ExploreSettings("direction", strength=0.0),
+                                               layer.stored), noop_report)
+    assert again.layers[0][1].layer.rgba == layer.layer.rgba
+    assert {s.name for s in client.list_sessions()} - sessions_before <= {sample.stored.session}
+
+
+def test_interpolation_frames_run_from_the_layer_to_the_other_layers_latent(client, samples):
+    first, second = samples
+    job = ExploreJob(first.layer, None, ExploreSettings("interpolate", frames=3), first.stored, second.stored,
+                     "second")
+    result = run_explore_job(client, job, noop_report)
+    names = [name for name, _ in result.layers]
+    assert names == ["Latent Explore · t 0.00 to 'second'", "Latent Explore · t 0.50 to 'second'",
+                     "Latent Explore · t 1.00 to 'second'"]
+    pixels = [layer.layer.rgba for _, layer in result.layers]
+    assert pixels[0] == first.layer.rgba and pixels[2] == second.layer.rgba
+    assert pixels[1] not in (first.layer.rgba, second.layer.rgba)
+    with pytest.raises(ExploreArgumentError, match="other-layer"):
+        run_explore_job(client, ExploreJob(first.layer, None, ExploreSettings("interpolate"), first.stored),
+                        noop_report)
+
+
+def test_a_layer_without_a_latent_is_inverted_and_mixed_with_a_seed(client):
+    width, height = 48, 40
+    rgba = bytes((x * 5 + y * 3 + c * 60) % 256 if c < 3 else 255
+                 for y in range(height) for x in range(width) for c in range(4))
+    layer = jobs.LayerPixels(width, height, rgba)
+    sessions_before = {s.name for s in client.list_sessions()}
+    result = run_explore_job(client, ExploreJob(layer, None, ExploreSettings("style-mix", rows="coarse",
+                                                                             mix_seed=5), None), noop_report)
+    assert result.inverted
+    [(name, mixed)] = result.layers
+    assert name == "Latent Explore · mix coarse from seed 5"
+    assert (mixed.layer.width, mixed.layer.height) == (width, height) and mixed.layer.rgba != rgba
+    assert mixed.stored.kind == "image"
+    assert {s.name for s in client.list_sessions()} == sessions_before, "the inversion's session must be deleted"
