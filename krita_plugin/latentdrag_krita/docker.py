@@ -526,7 +526,7 @@ class LatentDragDocker(DockWidget):
 
     def _on_progress(self, progress: JobProgress) -> None:
         labels = {"connecting": "Connecting…", "inverting": "Inverting the layer", "dragging": "Dragging",
-                  "sampling": "Sampling", "rendering": "Rendering"}
+                  "sampling": "Sampling"}
         text = labels.get(progress.stage, progress.stage)
         if progress.total:
             self.progress.setRange(0, progress.total)

@@ -110,11 +110,6 @@ class ExploreState:
         """Fewer or more sliders; the kept ones keep their values, new ones start at 0."""
         return dataclasses.replace(self, alphas=tuple(self.alphas[:count]) + (0.0,) * max(0, count - len(self.alphas)))
 
-    @property
-    def is_identity(self) -> bool:
-        return (not any(self.alphas) and self.psi is None and self.mix is None
-                and (self.toward is None or self.toward.t == 0))
-
     def edit_spec(self, client_module, toward_t: Optional[float] = None):
         """The `LatentEditSpec` for the engine; `toward_t` overrides the interpolation's t (frames)."""
         directions = tuple(client_module.DirectionSetting(index, alpha, self.rows)

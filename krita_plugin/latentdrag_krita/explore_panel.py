@@ -385,7 +385,7 @@ class ExplorePanel(QWidget):
         return ExploreState(alphas=alphas, rows=self.rows.currentData(), psi=psi, mix=mix, toward=toward)
 
     def _changed(self, *_) -> None:
-        for label, slider, number in zip(self.direction_labels, self.direction_sliders, range(1, 100)):
+        for number, (label, slider) in enumerate(zip(self.direction_labels, self.direction_sliders), start=1):
             label.setText(f"Direction {number}  {format_alpha(alpha_from_slider(slider.value()))}")
         self.psi_label.setText(f"ψ {self.psi.value() / PSI_STEPS:.2f}")
         self.t_label.setText(f"t {self.t.value() / T_STEPS:.2f}")

@@ -22,9 +22,9 @@ WIDTH, HEIGHT = 72, 56
 
 # ---- state, names, validation
 
-def test_default_state_has_five_sliders_and_is_the_identity():
+def test_default_state_has_five_sliders_and_asks_for_the_base_only():
     state = ExploreState()
-    assert len(state.alphas) == DEFAULT_DIRECTION_COUNT and state.is_identity
+    assert len(state.alphas) == DEFAULT_DIRECTION_COUNT
     spec = state.edit_spec(client_module)
     assert spec == client_module.LatentEditSpec()  # nothing to ask of the engine but the base
 
