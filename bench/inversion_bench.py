@@ -25,6 +25,7 @@ from engine.edit.composite import change_mask, composite  # noqa: E402
 from engine.edit.drag import DragOptions, drag  # noqa: E402
 from engine.edit.image_losses import psnr, ssim  # noqa: E402
 from engine.edit.inversion import invert, preset_settings  # noqa: E402
+from engine.models.precision import PRECISIONS, resolve_precision  # noqa: E402
 from engine.edit.region import crop_region  # noqa: E402
 from engine.models.loading import load_model_file  # noqa: E402
 
@@ -66,12 +67,12 @@ def summarise(rows: list[dict]) -> dict:
         "min_psnr": min(r["psnr"] for r in rows), "n": len(rows)}
 
 
-def bench_samples(model, count: int) -> dict:
+def bench_samples(model, count: int, precision: str) -> dict:
     results = {}
     for label, preset, overrides in SAMPLE_RUNS:
         rows = []
         for target in held_out_targets(model.G, count):
-            r, cpu = timed_invert(model.G, target, settings=preset_settings(preset, **overrides),
+            r, cpu = timed_invert(model.G, target, settings=preset_settings(preset, precision=precision, **overrides),
                                   discriminator=model.D)
             p, s = score(r.image, target)
             rows.append({"psnr": p, "ssim": s, "seconds": r.seconds, "cpu_seconds": cpu})
@@ -80,12 +81,13 @@ def bench_samples(model, count: int) -> dict:
     return results
 
 
-def bench_photos(model) -> tuple[dict, dict]:
+def bench_photos(model, precision: str) -> tuple[dict, dict]:
     results, kept = {}, {}
     for name, box in PHOTOS:
         region = crop_region(load_photo(name), model.G.img_resolution, box=box)
         for preset in ("fast", "faithful"):
-            r, cpu = timed_invert(model.G, region.crop, preset=preset, discriminator=model.D)
+            r, cpu = timed_invert(model.G, region.crop, settings=preset_settings(preset, precision=precision),
+                                  discriminator=model.D)
             p, s = score(r.image, region.crop)
             results[f"{name}/{preset}"] = {"psnr": p, "ssim": s, "seconds": r.seconds, "cpu_seconds": cpu,
                                            "stages": [vars(st) for st in r.stages]}
@@ -146,7 +148,7 @@ def bench_drag(model, kept: dict, figure: str | None = None) -> dict:
 
 def markdown(report: dict) -> str:
     lines = [f"Machine: {report['machine']}; torch {report['torch']}, {report['threads']} threads; "
-             f"model {report['model']}.", "",
+             f"model {report['model']}; optimisation passes in {report['precision']}.", "",
              f"Held-out generator samples (seeds {HELD_OUT_SEEDS.start}+, psi 1, n = {report['n_samples']}):", "",
              "| stages | PSNR dB (mean / min) | SSIM | wall s | CPU s |", "|---|---|---|---|---|"]
     for label, r in report["samples"].items():
@@ -174,6 +176,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", default=None, help="also write the raw results here")
     parser.add_argument("--figure", default=None, help="also save the drag example strip (PNG) here")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="of the optimisation passes (auto: bf16 where the hardware has it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model_file(args.model, device="cpu")
@@ -182,8 +186,9 @@ def main() -> None:
     started = time.perf_counter()
     report = {"machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
               "torch": torch.__version__, "threads": args.threads, "model": str(model.path),
-              "n_samples": args.samples, "samples": bench_samples(model, args.samples)}
-    report["photos"], kept = bench_photos(model)
+              "precision": str(resolve_precision(args.precision, model.G.device)).replace("torch.", ""),
+              "n_samples": args.samples, "samples": bench_samples(model, args.samples, args.precision)}
+    report["photos"], kept = bench_photos(model, args.precision)
     report["drag"] = bench_drag(model, kept, args.figure)
     report["total_seconds"] = time.perf_counter() - started
     if args.json:

@@ -6,12 +6,43 @@ produce the same numbers; the implementations are ours and run on CPU, CUDA and 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 LRELU_ALPHA = 0.2
 LRELU_GAIN = math.sqrt(2.0)
+
+_DERIVED_ATTRIBUTE = "_latentdrag_derived"
+
+
+def derived_from_weight(weight: torch.Tensor, name: str, compute: Callable[[torch.Tensor], torch.Tensor]
+                        ) -> torch.Tensor:
+    """`compute(weight)`, remembered until the weight changes (in place or by being replaced).
+
+    Drags and inversions run thousands of passes over frozen weights; at 64 px recomputing the
+    demodulation norms and the transposed upsampling kernels every pass was 40 % of a drag step.
+    Weights that take part in autograd (training, pivotal tuning) are always recomputed so gradients
+    reach them. The values live on the weight tensor itself, so they go when it goes.
+    """
+    if weight.requires_grad and torch.is_grad_enabled():
+        return compute(weight)
+    stamp = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+    entries = weight.__dict__.setdefault(_DERIVED_ATTRIBUTE, {})
+    cached = entries.get(name)
+    if cached is None or cached[0] != stamp:
+        with torch.no_grad():
+            cached = (stamp, compute(weight))
+        entries[name] = cached
+    return cached[1]
+
+
+def weight_as(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`weight` in `dtype` (autocast runs), converted once per weight version."""
+    if weight.dtype == dtype:
+        return weight
+    return derived_from_weight(weight, f"as {dtype}", lambda w: w.to(dtype))
 
 
 def make_resample_filter(taps: tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
@@ -101,7 +132,7 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
         x = F.conv2d(x, w, groups=groups)
         return upfirdn2d(x, f, up=up, pad=(p0, p1, p0, p1), gain=up * up)
     if groups == 1:
-        wt = w.transpose(0, 1)
+        wt = derived_from_weight(w, "transposed", lambda v: v.transpose(0, 1).contiguous())
     else:
         wt = w.reshape(groups, out_ch // groups, in_per_group, kh, kw).transpose(1, 2)
         wt = wt.reshape(groups * in_per_group, out_ch // groups, kh, kw)
@@ -129,9 +160,10 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         # per-sample weight tensor, which dominated training-step time on CPU.
         dcoefs = None
         if demodulate:
-            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+            weight_norms = derived_from_weight(weight, "square sums", lambda v: v.square().sum(dim=[2, 3]).t())
+            dcoefs = (styles.square() @ weight_norms + 1e-8).rsqrt()
         x = x * styles.reshape(n, -1, 1, 1).to(x.dtype)
-        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding)
+        x = conv2d_resample(x, weight_as(weight, x.dtype), f=resample_filter, up=up, padding=padding)
         if dcoefs is not None:
             x = x * dcoefs.reshape(n, -1, 1, 1).to(x.dtype)
         if noise is not None:
