@@ -349,7 +349,7 @@ class ExplorePanel(QWidget):
         self.psi.blockSignals(False)
         for widget in (self.apply_button, self.frames_button, self.reset_button, self.close_button):
             widget.setEnabled(bool(name))
-        self._changed()
+        self._show_values()  # no preview yet: the canvas already shows the layer itself
 
     def reset(self) -> None:
         """Every control back to the base latent."""
@@ -384,12 +384,16 @@ class ExplorePanel(QWidget):
             toward = TowardLayer(name, blob, self.t.value() / T_STEPS)
         return ExploreState(alphas=alphas, rows=self.rows.currentData(), psi=psi, mix=mix, toward=toward)
 
-    def _changed(self, *_) -> None:
+    def _show_values(self) -> None:
         for number, (label, slider) in enumerate(zip(self.direction_labels, self.direction_sliders), start=1):
             label.setText(f"Direction {number}  {format_alpha(alpha_from_slider(slider.value()))}")
         self.psi_label.setText(f"ψ {self.psi.value() / PSI_STEPS:.2f}")
         self.t_label.setText(f"t {self.t.value() / T_STEPS:.2f}")
         self.mix_seed.setEnabled(self.mix.currentData() == MIX_SEED)
+
+    def _changed(self, *_) -> None:
+        """A control moved: show its value and ask for a preview of all controls."""
+        self._show_values()
         if not self.direction_sliders:
             return  # still building
         try:

@@ -206,13 +206,14 @@ def test_explore_previews_live_and_applies_a_new_layer_above_the_untouched_sourc
     assert "from its stored latent" in explore["status"]  # a sample needs no inversion
     assert explore["direction_labels"] == [f"Direction {n}  +0.0σ" for n in range(1, 6)]
     assert explore["psi_label"] == "ψ 0.70"  # the slider starts at the sample's own ψ
+    assert explore["previews_before_moving"] == 0  # opening renders nothing: the canvas shows the layer
     assert explore["first_preview"]
     assert "Latent Drag preview" in explore["names_previewing"]
     before = read_canvas(out, "explore_source_before.rgba")
     preview = read_canvas(out, "explore_preview.rgba")
     assert preview != before
     # Debounced, latest wins: a slider dragged through 22 positions renders a few previews, not 22.
-    assert 1 <= explore["burst_previews"] <= explore["burst_moves"] // 3, explore
+    assert 1 <= explore["burst_previews"] <= explore["burst_moves"] // 2, explore
     assert explore["labels_after"] == ["Direction 1  +0.0σ", "Direction 2  +1.5σ"]
     assert explore["applied"] and explore["apply_error"] == ""
     before_apply = explore["names_before"]

@@ -272,6 +272,7 @@ def scenario_explore(docker, controller) -> None:
                   direction_labels=[label.text() for label in panel.direction_labels],
                   psi_label=panel.psi_label.text(), toward_choices=[panel.toward.itemText(i)
                                                                      for i in range(panel.toward.count())])
+    record["previews_before_moving"] = explorer.previews_shown
     panel.direction_sliders[1].setValue(15)
     record["first_preview"] = wait_for(lambda: explorer.previews_shown >= 1, 30)
     pump(0.3)
