@@ -11,7 +11,7 @@ Three stages, each usable alone and chained by the presets:
    (the locality term): edits around the pivot still behave like edits of the model.
 
 Presets: "fast" = W → W+ (the shared generator is used as is); "faithful" = W → W+ → PTI (returns a
-per-session generator copy — see `GeneratorCache` for capping the memory those copies take).
+per-session generator copy; the service caps the memory those copies take, see docs/inversion.md).
 """
 from __future__ import annotations
 
