@@ -103,6 +103,20 @@ def write_gif(frames: list[bytes], path: Path) -> None:
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=80, loop=0)
 
 
+def check_points_inside(pairs: list[tuple[tuple[float, float], tuple[float, float]]], image: bytes) -> None:
+    """Refuse points off the picture before the (long) inversion rather than after it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        width, height = Image.open(io.BytesIO(image)).size
+    except (UnidentifiedImageError, OSError):
+        return  # the engine names what is wrong with the file
+    for number, pair in enumerate(pairs, 1):
+        for role, (x, y) in zip(("handle", "target"), pair):
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise CliError(f"--drag #{number}: {role} ({x:g}, {y:g}) is outside the {width}x{height} image")
+
+
 def run_edit(args: argparse.Namespace) -> int:
     pairs = [parse_drag(spec) for spec in args.drag]
     try:
@@ -110,6 +124,7 @@ def run_edit(args: argparse.Namespace) -> int:
         mask = args.mask.read_bytes() if args.mask else None
     except OSError as exc:
         raise CliError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    check_points_inside(pairs, image)
     frames: list[bytes] = []
     try:
         with connect(args) as engine:

@@ -44,3 +44,11 @@ def test_edit_errors_are_one_line(engine, tmp_path):
     with pytest.raises(CliError, match="outside"):
         run_edit(str(tmp_path / "in.png"), "--drag", "1,2:300,4", "-o", str(tmp_path / "o.png"),
                  "--engine", engine.address)
+
+
+def test_points_off_the_picture_are_refused_before_any_engine_work(tmp_path):
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "in.png")
+    # No engine listens on this address: the check must come first, without connecting or inverting.
+    with pytest.raises(CliError, match=r"--drag #2: target \(31, 4\) is outside the 30x20 image"):
+        run_edit(str(tmp_path / "in.png"), "--drag", "1,2:3,4", "--drag", "5,5:31,4", "-o", str(tmp_path / "o.png"),
+                 "--engine", "127.0.0.1:1")
