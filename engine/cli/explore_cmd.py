@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     direction = _operation(ops, "direction", "move a latent along a principal or saved direction",
                            run_direction, ("a",))
     which = direction.add_mutually_exclusive_group(required=True)
-    which.add_argument("--pc", type=int, help="principal direction index (0 = largest variance)")
+    which.add_argument("--pc", type=int, help="principal direction number (1 = largest variance, as the "
+                                              "editors' sliders and the directions grid count)")
     which.add_argument("--direction", type=Path, help="direction file saved by `explore save-direction`")
     direction.add_argument("--alpha", type=float, required=True,
                            help="strength in standard deviations (saved directions: 1 = the full difference)")
@@ -200,7 +201,7 @@ def direction_grid(generator, directions: latent_ops.Directions, start_ws: torch
         draw.text((_LABEL_WIDTH + column * size + (size - draw.textlength(text)) / 2, 3), text, fill="black")
     for index in range(k):
         top = _HEADER_HEIGHT + index * size
-        draw.text((6, top + size // 2 - 12), f"direction {index}", fill="black")
+        draw.text((6, top + size // 2 - 12), f"direction {index + 1}", fill="black")
         draw.text((6, top + size // 2 + 2), f"sd = {directions.stds[index]:.3f}", fill="black")
         for column in range(steps):
             grid.paste(pictures[index * steps + column], (_LABEL_WIDTH + column * size, top))
@@ -264,9 +265,9 @@ def run_direction(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from exc
     else:
         directions = _directions(loaded, args)
-        if not 0 <= args.pc < len(directions):
-            raise CliError(f"--pc must be in 0..{len(directions) - 1}, got {args.pc}")
-        direction = directions.direction(args.pc)
+        if not 1 <= args.pc <= len(directions):
+            raise CliError(f"--pc must be in 1..{len(directions)}, got {args.pc}")
+        direction = directions.direction(args.pc - 1)
     try:
         moved = latent_ops.apply_direction(ws, direction, args.alpha, _rows(G, args.rows))
     except ValueError as exc:

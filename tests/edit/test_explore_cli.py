@@ -103,7 +103,7 @@ def test_saved_direction_moves_a_onto_b(model, tmp_path):
 def test_principal_direction_on_fine_rows_keeps_coarse_rows(model, tmp_path):
     G, path = model
     latent = tmp_path / "pc.safetensors"
-    run("explore", "direction", "9", "--pc", "0", "--alpha", "2", "--rows", "fine", "--model", str(path),
+    run("explore", "direction", "9", "--pc", "1", "--alpha", "2", "--rows", "fine", "--model", str(path),
         "-o", str(tmp_path / "pc.png"), "--save-latent", str(latent), "--n-samples", "500",
         "--cache-dir", str(tmp_path / "cache"))
     moved, start = load_latent(latent, G.num_ws, G.w_dim), seed_latent(G, 9, 0.7)
