@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-session-mib", type=int, default=4096, help="memory for layers and tuned generators")
     p.add_argument("--max-queued-jobs", type=int, default=4)
     p.add_argument("--session-ttl", type=float, default=7200.0, metavar="SECONDS")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="PyTorch CPU threads (default: one per core; on a busy machine fewer can be faster)")
+    p.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                   help="drag and inversion passes: auto = bf16 where the CPU/GPU computes it natively")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(func=run_serve)
 
@@ -54,7 +58,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_image_side=args.max_image_side, max_message_bytes=args.max_message_mib * MIB,
             max_points=args.max_points, max_sessions=args.max_sessions,
             max_session_bytes=args.max_session_mib * MIB, max_queued_jobs=args.max_queued_jobs,
-            session_ttl_s=args.session_ttl)
+            session_ttl_s=args.session_ttl, precision=args.precision, torch_threads=args.threads)
         server = EngineServer(config).start()
     except (ValueError, EngineStartError) as exc:  # ModelFileError is a ValueError
         raise CliError(str(exc)) from None

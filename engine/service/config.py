@@ -27,6 +27,8 @@ class ServiceConfig:
     direction_samples: int = 20_000
     directions_cache_dir: Path | None = None  # None = ~/.cache/latentdrag/directions
     inversion_overrides: dict = field(default_factory=dict)  # InversionSettings fields (tests: few steps)
+    precision: str = "auto"                 # drags and inversions: auto | float32 | bfloat16
+    torch_threads: int | None = None        # None = PyTorch's default (one per core)
     thread_pool_size: int = 8
     shutdown_grace_s: float = 5.0
     lock_path: Path | None = None           # single-instance lock; None = derived from the address
@@ -34,6 +36,10 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.max_message_bytes < 64 * MIB:
             raise ValueError(f"max_message_bytes must be at least 64 MiB, got {self.max_message_bytes}")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"precision must be auto, float32 or bfloat16, got {self.precision!r}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be at least 1, got {self.torch_threads}")
         for name in ("max_image_side", "max_points", "max_sessions", "max_queued_jobs", "max_drag_steps",
                      "default_drag_steps", "thread_pool_size"):
             if getattr(self, name) < 1:

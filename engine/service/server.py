@@ -13,6 +13,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -147,6 +148,8 @@ class EngineServer:
         if not is_local_address(config.listen) and not config.token:
             raise EngineStartError(f"listening on {config.listen} (not loopback) needs a token: pass --token-file")
         self.config = config
+        if config.torch_threads is not None:
+            torch.set_num_threads(config.torch_threads)  # process-wide: the engine owns its process
         self.registry = registry or ModelRegistry(resolve_device(config.device), config.model_path,
                                                   config.models_dir)
         self.servicer = EngineServicer(config, self.registry)
@@ -170,7 +173,9 @@ class EngineServer:
         for service in ("", ENGINE_SERVICE):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("engine serving", extra={"address": self.address, "device": str(self.registry.device),
-                                          "default_model": self.registry.default_name})
+                                          "default_model": self.registry.default_name,
+                                          "torch_threads": torch.get_num_threads(),
+                                          "precision": self.config.precision})
         return self
 
     def _bind(self) -> None:

@@ -269,8 +269,8 @@ class EngineServicer(pb_grpc.EngineServicer):
             G = loaded.G
             xyxy = None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
             region = crop_region(layer, G.img_resolution, box=xyxy, mask=plane)
-            settings = (inversion.preset_settings(preset, **self.config.inversion_overrides)
-                        if self.config.inversion_overrides else None)
+            settings = inversion.preset_settings(preset, **{"precision": self.config.precision,
+                                                            **self.config.inversion_overrides})
             result = inversion.invert(G, region.crop.to(G.w_avg.device), preset, discriminator=loaded.D,
                                       callback=lambda p: job.publish(dataclasses.replace(
                                           p, image=None if p.image is None else p.image.detach().cpu())),
@@ -362,7 +362,8 @@ class EngineServicer(pb_grpc.EngineServicer):
             handles, targets = source.region.layer_to_model(handles), source.region.layer_to_model(targets)
         to_request_space = source.region.model_to_layer if space == "layer" else (lambda pts: pts)
         options = drag_lib.DragOptions(method=method, preset=preset, max_steps=max_steps, latent_space=latent_space,
-                                       preview_every=request.preview_every, seed=request.seed)
+                                       preview_every=request.preview_every, seed=request.seed,
+                                       precision=self.config.precision)
         session = self.sessions.claim(request.session, request.expected_revision)
 
         def run(job: Job):

@@ -186,3 +186,29 @@ def test_shutdown_goes_not_serving_then_unavailable(tiny_model, tmp_path):
         with pytest.raises(EngineError) as err:
             client.health()
         assert err.value.code == "UNAVAILABLE" and "latentdrag serve" in err.value.message
+
+
+def test_precision_and_threads_settings_reach_the_work(tiny_model, tmp_path, monkeypatch):
+    import torch
+
+    from engine.edit import drag as drag_module
+    from engine.service.config import ServiceConfig
+
+    with pytest.raises(ValueError, match="precision"):
+        ServiceConfig(precision="fp8")
+    with pytest.raises(ValueError, match="torch_threads"):
+        ServiceConfig(torch_threads=0)
+    seen = []
+    real_drag = drag_module.drag
+    monkeypatch.setattr(drag_module, "drag", lambda *a, **k: seen.append(k["options"].precision) or real_drag(*a, **k))
+    threads = torch.get_num_threads()
+    server = start_engine(tiny_model, tmp_path, precision="float32", torch_threads=1)
+    try:
+        assert torch.get_num_threads() == 1
+        with EngineClient(server.address) as c:
+            made = c.create_session_from_seed(3)
+            c.drag(made.session.name, [(10.0, 10.0)], [(12.0, 11.0)], max_steps=2)
+        assert seen == ["float32"]
+    finally:
+        server.stop()
+        torch.set_num_threads(threads)
