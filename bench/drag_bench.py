@@ -355,9 +355,16 @@ def load_generator(model: str | None):
 
 
 def parse_overrides(text: str) -> dict:
-    """"r1=0.375,stop_distance=2" → DragOptions overrides (numbers)."""
-    pairs = [item.split("=", 1) for item in text.split(",") if item]
-    return {key: float(value) for key, value in pairs}
+    """"r1=0.375,optimize_rows=10,latent_space=w" → DragOptions overrides, typed like the field's default."""
+    defaults = DragOptions()
+    overrides = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if not hasattr(defaults, key):
+            raise SystemExit(f"--options: DragOptions has no field {key!r}")
+        overrides[key] = int(value) if isinstance(getattr(defaults, key), int) else (
+            value if isinstance(getattr(defaults, key), str) else float(value))
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> int:
