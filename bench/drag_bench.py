@@ -19,6 +19,7 @@ What is measured, per method/preset, on a fixed versioned task set drawn from se
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -355,15 +356,18 @@ def load_generator(model: str | None):
 
 
 def parse_overrides(text: str) -> dict:
-    """"r1=0.375,optimize_rows=10,latent_space=w" → DragOptions overrides, typed like the field's default."""
-    defaults = DragOptions()
+    """"r1=0.375,optimize_rows=10,feature_block=b32" → DragOptions overrides, typed by the field's annotation."""
+    field_types = {f.name: f.type for f in dataclasses.fields(DragOptions)}
     overrides = {}
     for item in filter(None, text.split(",")):
         key, _, value = item.partition("=")
-        if not hasattr(defaults, key):
+        if key not in field_types:
             raise SystemExit(f"--options: DragOptions has no field {key!r}")
-        overrides[key] = int(value) if isinstance(getattr(defaults, key), int) else (
-            value if isinstance(getattr(defaults, key), str) else float(value))
+        kind = str(field_types[key])
+        try:
+            overrides[key] = int(value) if kind.startswith("int") else value if "str" in kind else float(value)
+        except ValueError:
+            raise SystemExit(f"--options: {key} must be a number, got {value!r}") from None
     return overrides
 
 
