@@ -54,6 +54,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         except BlockingIOError:
             raise SystemExit(f"another training process is using {directory}") from None
         trainer = Trainer(directory, open_pool(args), train_config(args))
+        if args.init_from and trainer.step == 0:
+            from engine.models.loading import load_model_file
+
+            loaded = load_model_file(args.init_from, device="cpu")
+            trainer.warm_start(loaded.G, loaded.D, str(args.init_from))
         # A plain kill (SIGTERM) finishes the current step and checkpoints before exiting.
         signal.signal(signal.SIGTERM, lambda signum, frame: trainer.request_stop())
         trainer.log_json({"event": "start", "step": trainer.step, "threads": torch.get_num_threads(),
@@ -132,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill-steps", type=int, default=defaults.distill_steps)
     p.add_argument("--adv-steps", type=int, default=defaults.adv_steps)
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
+    p.add_argument("--init-from", default=None,
+                   help="a new run starts its adversarial phase from this exported model (taken as the end of "
+                        "distillation), e.g. the committed faces64.safetensors; ignored when resuming")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure seconds per step of each phase")

@@ -249,6 +249,24 @@ class Trainer:
                 last_save = time.monotonic()
         self.save_checkpoint()
 
+    def warm_start(self, G: Generator, D: Discriminator | None, source: str) -> None:
+        """Begin a new run at the adversarial phase from an exported model taken as the end of
+        distillation: G and G_ema from its generator, D from its discriminator when it has one.
+
+        Why: a run's checkpoint lives outside git; the committed model is enough to go on with the
+        fine-tuning on a fresh machine. Adam starts fresh (the adversarial phase uses other betas anyway).
+        """
+        if self.step:
+            raise ValueError(f"warm start needs a new run; {self.run_dir} is already at step {self.step}")
+        if G.config.to_json_dict() != self.model_cfg.to_json_dict():
+            raise ValueError(f"{source} has another architecture than this run: {G.config.to_json_dict()}")
+        self.G.load_state_dict(G.state_dict())
+        self.G_ema.load_state_dict(G.state_dict())
+        if D is not None:
+            self.D.load_state_dict(D.state_dict())
+        self.step = self.cfg.distill_steps
+        self.log_json({"event": "warm_start", "source": source, "step": self.step, "with_D": D is not None})
+
     # --- persistence --------------------------------------------------------------------------
     def log_json(self, record: dict) -> None:
         line = json.dumps(record)

@@ -134,3 +134,32 @@ def test_stop_request_checkpoints_and_the_next_run_resumes_there(tmp_path, tiny_
     trainer.run()                          # log_every=1: the stop arrives while logging step 3
     assert trainer.step == 3
     assert make_trainer(tmp_path, tiny_pool).step == 3
+
+
+def test_warm_start_from_an_exported_model_begins_the_adversarial_phase(tmp_path, tiny_pool):
+    distilled = make_trainer(tmp_path / "distilled", tiny_pool, distill_steps=3, adv_steps=0)
+    distilled.run()
+    out = tmp_path / "model.safetensors"
+    training_main(["export", "--checkpoint", str(tmp_path / "distilled" / CHECKPOINT_NAME), "--out", str(out)])
+    loaded = engine.models.loading.load_model_file(out, device="cpu")
+
+    trainer = make_trainer(tmp_path / "adv", tiny_pool)
+    trainer.warm_start(loaded.G, loaded.D, str(out))
+    assert trainer.step == trainer.cfg.distill_steps and trainer.phase() == "adversarial"
+    z = torch.randn(2, Z_DIM)
+    with torch.no_grad():
+        assert torch.equal(trainer.G_ema(z, noise_mode="const"), distilled.G_ema(z, noise_mode="const"))
+        assert torch.allclose(trainer.G.eval()(z, noise_mode="const"), distilled.G_ema(z, noise_mode="const"),
+                              atol=1e-5)
+    trainer.G.train()
+    trainer.run()
+    assert trainer.step == trainer.cfg.total_steps
+    with pytest.raises(ValueError, match="needs a new run"):
+        trainer.warm_start(loaded.G, loaded.D, str(out))
+
+
+def test_warm_start_refuses_another_architecture(tmp_path, tiny_pool):
+    other = engine.models.stylegan2.Generator(StyleGAN2Config(
+        img_resolution=16, channels={4: 16, 8: 16, 16: 16}, z_dim=Z_DIM, w_dim=32, mapping_layers=2))
+    with pytest.raises(ValueError, match="another architecture"):
+        make_trainer(tmp_path, tiny_pool).warm_start(other, None, "other.safetensors")
