@@ -175,8 +175,9 @@ def drag_options(variant: str, **fields) -> DragOptions:
     parts = variant.split("/")
     if len(parts) not in (2, 3):
         raise ValueError(f"method names look like draggan/fast or draggan/fast/float32, got {variant!r}")
-    precision = parts[2] if len(parts) == 3 else "auto"
-    return DragOptions(method=parts[0], preset=parts[1], precision=precision, **fields)
+    if len(parts) == 3:
+        fields["precision"] = parts[2]
+    return DragOptions(method=parts[0], preset=parts[1], **fields)
 
 
 def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTracker,
