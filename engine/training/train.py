@@ -60,10 +60,14 @@ class TrainConfig:
     distill_mapping_lr_scale: float = 100.0
     precision: str = "auto"             # "auto": bf16 autocast where the CPU/GPU computes bf16 natively
     adv_betas: tuple[float, float] = (0.0, 0.99)      # GAN practice: no momentum
+    # D alone has no game to destabilise, and momentum makes a fresh D learn: after 100 warm-up steps on the
+    # distilled faces64, D loss 1.104 with (0.9, 0.99) vs 1.347 with (0, 0.99) (chance: 1.386); a higher lr
+    # without momentum (3e-3, 1e-2) did not help.
+    d_warmup_betas: tuple[float, float] = (0.9, 0.99)
     downsampled_weight: float = 1.0     # weight of the 4×-downsampled L1 term (layout, colour)
     anchor_start: float = 1.0           # distillation weight at the start of the adversarial phase ...
     anchor_end: float = 0.3             # ... decaying linearly to this
-    d_warmup_steps: int = 200
+    d_warmup_steps: int = 400
     r1_gamma: float = 0.05
     r1_interval: int = 16
     ema_kimg: float = 5.0
@@ -204,7 +208,10 @@ class Trainer:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
             b_ema.copy_(b)
 
-    def _set_g_hyperparameters(self) -> None:
+    def _set_hyperparameters(self) -> None:
+        warming_up_d = self.step - self.cfg.distill_steps < self.cfg.d_warmup_steps
+        for group in self.opt_D.param_groups:
+            group["betas"] = self.cfg.d_warmup_betas if warming_up_d else self.cfg.adv_betas
         distilling = self.phase() == "distill"
         for group in self.opt_G.param_groups:
             group["lr"] = self.cfg.distill_lr if distilling else self.cfg.adv_g_lr
@@ -225,7 +232,7 @@ class Trainer:
         while self.step < until and not self._stop_requested:
             t0, cpu0 = time.monotonic(), time.process_time()
             phase = self.phase()
-            self._set_g_hyperparameters()
+            self._set_hyperparameters()
             stats = self.distill_step() if phase == "distill" else self.adversarial_step()
             self.update_ema()
             self.step += 1
