@@ -57,3 +57,22 @@ def test_a_short_run_reports_every_variant(tmp_path):
     assert report["auto_precision"] in ("bfloat16", "float32")
     for rows in report["rows"].values():
         assert [r["task"] for r in rows] == [0, 1] and all(r["steps"] <= 2 for r in rows)
+
+
+def test_option_overrides_are_typed_by_the_drag_options_fields():
+    assert drag_bench.parse_overrides("feature_block=b32,optimize_rows=10,lr=0.01,latent_space=w") == {
+        "feature_block": "b32", "optimize_rows": 10, "lr": 0.01, "latent_space": "w"}
+    opts = drag_bench.drag_options("draggan/fast", **drag_bench.parse_overrides("precision=float32"))
+    assert opts.precision == "float32"
+    with pytest.raises(SystemExit, match="no field 'radius'"):
+        drag_bench.parse_overrides("radius=3")
+    with pytest.raises(SystemExit, match="lr must be a number"):
+        drag_bench.parse_overrides("lr=fast")
+
+
+def test_summary_counts_partial_motion_separately_from_success():
+    rows = [{"md_flow": f, "md_own": 0.1, "md_start": 10.0, "points": 1, "converged": True, "steps": 5,
+             "ms_per_step": 1.0, "seconds": 0.1, "masked": False} for f in (0.2, 4.0, 8.0)]
+    summary = drag_bench.summarize(rows, 64)
+    assert summary["success"] == 1 and summary["half_way"] == 2
+    assert math.isclose(summary["moved_share"], (0.98 + 0.6 + 0.2) / 3)
