@@ -95,10 +95,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     source = Path(args.checkpoint) if args.checkpoint else run_dir(args) / CHECKPOINT_NAME
     G, D, info = load_snapshot_models(source)
-    stage = "distillation" if info.phase == "distill" else "adversarial fine-tuning after distillation"
-    description = (f"64x64 StyleGAN2 face generator trained from a DCGAN face teacher; snapshot during {stage} "
-                   f"after {info.step} steps of batch 32 ({info.seconds / 3600:.2f} h of training). "
-                   f"See docs/model-card.md.")
+    run_time = "this run" if info.warm_start else "training"
+    description = (f"64x64 StyleGAN2 face generator trained from a DCGAN face teacher: {info.stage()} "
+                   f"({info.seconds / 3600:.2f} h of {run_time}). See docs/model-card.md.")
     save_native(args.out, G, D, name="faces64", description=description,
                 provenance="Trained by latentdrag's engine/training (python -m engine.training run) on samples "
                            "of the DCGAN in PyPI gan-face-generate==1.1.1 (MIT-licensed code, weights trained "

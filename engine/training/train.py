@@ -48,8 +48,8 @@ class TrainConfig:
     `distill_steps`, then adversarial fine-tuning for `adv_steps` (its first `d_warmup_steps` train D only)."""
     seed: int = 0
     batch: int = 32
-    distill_steps: int = 12_000
-    adv_steps: int = 2_000
+    distill_steps: int = 16_000
+    adv_steps: int = 400  # = d_warmup_steps: D only (see scripts/train-default-model.sh)
     distill_lr: float = 2e-3
     adv_g_lr: float = 5e-4
     d_lr: float = 1e-3
@@ -122,6 +122,7 @@ class Trainer:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.adv_betas)
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
+        self.warm_start_source = ""  # the model file a warm-started run began from
         self.seconds = 0.0          # training wall time over all sessions
         self.cpu_seconds = 0.0      # process CPU time: the fair budget measure on a shared machine
         self._stop_requested = False
@@ -272,6 +273,7 @@ class Trainer:
         if D is not None:
             self.D.load_state_dict(D.state_dict())
         self.step = self.cfg.distill_steps
+        self.warm_start_source = source
         self.log_json({"event": "warm_start", "source": source, "step": self.step, "with_D": D is not None})
 
     # --- persistence --------------------------------------------------------------------------
@@ -283,7 +285,7 @@ class Trainer:
 
     def state_dict(self) -> dict:
         return {"step": self.step, "phase": self.phase(max(self.step - 1, 0)), "seconds": self.seconds,
-                "cpu_seconds": self.cpu_seconds,
+                "cpu_seconds": self.cpu_seconds, "warm_start": self.warm_start_source,
                 "train_config": json.dumps(self.cfg.to_json_dict()),
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
@@ -321,6 +323,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.data_rng.set_state(state["data_rng"])
         self.step = int(state["step"])
+        self.warm_start_source = state.get("warm_start", "")
         self.seconds = float(state["seconds"])
         # Checkpoints from before CPU accounting (the first minutes of the faces64 run) count it as 0.
         self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
@@ -332,6 +335,25 @@ class SnapshotInfo:
     step: int
     seconds: float
     phase: str          # the phase of the last step trained
+    distill_steps: int | None = None    # the schedule, where the file records it (checkpoints do)
+    d_warmup_steps: int | None = None
+    warm_start: str = ""                # the model file a warm-started run began from
+
+    def stage(self) -> str:
+        """Where training stood, in words: how many steps of each kind the weights have seen."""
+        if self.distill_steps is None or self.d_warmup_steps is None:
+            return f"{self.phase} phase after {self.step} steps of batch 32"
+        distill = min(self.step, self.distill_steps)
+        d_only = min(max(self.step - self.distill_steps, 0), self.d_warmup_steps)
+        adversarial = max(self.step - self.distill_steps - self.d_warmup_steps, 0)
+        parts = [f"{distill} distillation steps of batch 32"]
+        if self.warm_start:
+            parts[0] += f" (an earlier run, exported as {Path(self.warm_start).name})"
+        if d_only:
+            parts.append(f"{d_only} discriminator-only steps")
+        if adversarial:
+            parts.append(f"{adversarial} adversarial steps")
+        return ", then ".join(parts)
 
 
 def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, SnapshotInfo]:
@@ -341,5 +363,7 @@ def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, Snapshot
     G, D = Generator(model_cfg), Discriminator(model_cfg)
     G.load_state_dict(state["G_ema"])
     D.load_state_dict(state["D"])
-    info = SnapshotInfo(int(state["step"]), float(state["seconds"]), state["phase"])
+    schedule = json.loads(state["train_config"]) if "train_config" in state else {}
+    info = SnapshotInfo(int(state["step"]), float(state["seconds"]), state["phase"],
+                        schedule.get("distill_steps"), schedule.get("d_warmup_steps"), state.get("warm_start", ""))
     return G.eval().requires_grad_(False), D.eval().requires_grad_(False), info

@@ -121,7 +121,7 @@ def test_export_loads_through_the_public_loader(tmp_path, tiny_pool):
     with torch.no_grad():
         expected = trainer.G_ema(z, noise_mode="const")
         assert torch.allclose(G(z, noise_mode="const"), expected, atol=1e-5)
-    assert "during distillation after 3 steps" in engine.models.loading.read_model_info(out).description
+    assert "teacher: 3 distillation steps of batch 32 (" in engine.models.loading.read_model_info(out).description
     loaded_G, loaded_D, info = load_snapshot_models(tmp_path / "run" / CHECKPOINT_NAME)
     assert (info.step, info.phase) == (3, "distill")
     assert np.isclose(out.stat().st_size / 4, sum(t.numel() for t in [*loaded_G.state_dict().values(),
@@ -154,6 +154,10 @@ def test_warm_start_from_an_exported_model_begins_the_adversarial_phase(tmp_path
     trainer.G.train()
     trainer.run()
     assert trainer.step == trainer.cfg.total_steps
+    continued = tmp_path / "continued.safetensors"
+    training_main(["export", "--checkpoint", str(tmp_path / "adv" / CHECKPOINT_NAME), "--out", str(continued)])
+    assert ("4 distillation steps of batch 32 (an earlier run, exported as model.safetensors), then 2 "
+            "discriminator-only steps, then 4 adversarial steps") in engine.models.loading.read_model_info(continued).description
     with pytest.raises(ValueError, match="needs a new run"):
         trainer.warm_start(loaded.G, loaded.D, str(out))
 
