@@ -59,8 +59,6 @@ def test_content_outside_the_mask_stays_put(method, preset):
 
 
 @pytest.mark.skipif(not BUNDLED.exists(), reason="bundled model not trained yet")
-@pytest.mark.xfail(strict=False, reason="partly trained snapshots (distillation steps 454, 1,260) change "
-                   "their b16 features without moving pixels; see docs/drag.md. XPASS = the model can be dragged")
 def test_drag_on_the_bundled_face_model_moves_the_content():
     from engine.models.loading import load_model
 
