@@ -16,9 +16,17 @@ MS_SSIM_SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 DATA_RANGE = 2.0  # images are in [-1, 1]
 
 
-def psnr(image: torch.Tensor, target: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB over the [-1, 1] range (same as over [0, 1])."""
-    mse = F.mse_loss(image.detach().clamp(-1, 1).float(), target.detach().float()).item()
+def psnr(image: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> float:
+    """Peak signal-to-noise ratio in dB over the [-1, 1] range (same as over [0, 1]).
+
+    `weight` (`[H, W]` in [0, 1], e.g. a layer's alpha) averages the squared error over what is visible
+    only, so a half-transparent layer is not flattered by the pixels nobody sees."""
+    squared = (image.detach().clamp(-1, 1).float() - target.detach().float()).square()
+    if weight is None:
+        mse = squared.mean().item()
+    else:
+        w = weight.detach().float().to(squared.device)
+        mse = ((squared * w).sum() / (w.sum() * squared.shape[1]).clamp_min(1e-12)).item()
     return float("inf") if mse == 0 else 10 * math.log10(DATA_RANGE ** 2 / mse)
 
 

@@ -113,17 +113,26 @@ class InversionResult:
 
 
 class ReconstructionLoss:
-    """Weighted pixel MSE + (1 − MS-SSIM) + discriminator-feature distance + optional LPIPS."""
+    """Weighted pixel MSE + (1 − MS-SSIM) + discriminator-feature distance + optional LPIPS.
+
+    `visibility` (`[R, R]` in [0, 1], the layer's alpha) makes every term ignore what nobody sees: the
+    image is shown to the terms only where the layer is opaque and the target stands in elsewhere, so
+    a pixel's gradient is scaled by its alpha and transparent areas (or padding) are left to the model.
+    """
 
     def __init__(self, target: torch.Tensor, settings: InversionSettings,
                  discriminator: torch.nn.Module | None = None,
-                 lpips: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
+                 lpips: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 visibility: torch.Tensor | None = None):
         self.target, self.settings, self.lpips = target, settings, lpips
+        self.visibility = visibility
         self.d_distance = (DiscriminatorFeatureDistance(discriminator, target)
                            if discriminator is not None and settings.discriminator_weight > 0 else None)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         s = self.settings
+        if self.visibility is not None:
+            image = self.visibility * image + (1 - self.visibility) * self.target
         loss = s.mse_weight * F.mse_loss(image, self.target)
         if s.ms_ssim_weight > 0:
             loss = loss + s.ms_ssim_weight * (1 - ms_ssim(image, self.target).mean())
@@ -151,6 +160,7 @@ class _Run:
     cancel: CancelFlag | None
     preview_every: int
     dtype: torch.dtype = torch.float32  # of the differentiated generator passes
+    visibility: torch.Tensor | None = None  # PSNR over what is visible (see ReconstructionLoss)
     step: int = 0
     cancelled: bool = False
 
@@ -160,7 +170,7 @@ class _Run:
         if self.callback is not None:
             preview = self.preview_every and self.step % self.preview_every == 0
             self.callback(InversionProgress(stage, self.step, self.total_steps, float(loss.detach()),
-                                            psnr(image, self.target),
+                                            psnr(image, self.target, self.visibility),
                                             image.detach().clamp(-1, 1).clone() if preview else None))
         if self.cancel is not None and self.cancel.is_set():
             self.cancelled = True
@@ -346,13 +356,32 @@ def _check_target(generator, target: torch.Tensor) -> torch.Tensor:
     return target.detach().to(generator.device, torch.float32)
 
 
+def _check_alpha(alpha: torch.Tensor | None, res: int, device: torch.device) -> torch.Tensor | None:
+    """The visibility weight `[1, 1, R, R]`, or None when everything is opaque (no weighting needed)."""
+    if alpha is None:
+        return None
+    if not isinstance(alpha, torch.Tensor) or tuple(alpha.shape) != (res, res):
+        shape = list(alpha.shape) if isinstance(alpha, torch.Tensor) else type(alpha).__name__
+        raise ValueError(f"target_alpha must be a tensor of shape [{res}, {res}] in [0, 1], got {shape}")
+    if not torch.isfinite(alpha).all() or alpha.min() < 0 or alpha.max() > 1:
+        raise ValueError("target_alpha values must be finite and in [0, 1]")
+    if alpha.max() == 0:
+        raise ValueError("target_alpha is 0 everywhere: the region is fully transparent, nothing to invert")
+    if alpha.min() == 1:
+        return None
+    return alpha.detach().to(device, torch.float32)[None, None]
+
+
 def invert(generator, target: torch.Tensor, preset: str = "fast",
            discriminator: torch.nn.Module | None = None,
            callback: Callable[[InversionProgress], None] | None = None, cancel: CancelFlag | None = None,
            *, settings: InversionSettings | None = None,
            lpips: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-           preview_every: int = 0, seed: int = 0) -> InversionResult:
+           preview_every: int = 0, seed: int = 0, target_alpha: torch.Tensor | None = None) -> InversionResult:
     """Invert `target` (`[1, 3, R, R]` in [-1, 1]) with a preset ("fast" | "faithful") or explicit settings.
+
+    `target_alpha` (`[R, R]` in [0, 1], e.g. `Region.alpha`) weights every loss term and the reported
+    PSNR by visibility, so transparent parts of a layer (and reflected padding) are not fitted.
 
     `discriminator` (the model's D, when its file carries one) adds a perceptual term; `lpips` is an
     optional distance callable, e.g. VGG16-LPIPS from weights the user has on disk. `callback` gets an
@@ -366,10 +395,11 @@ def invert(generator, target: torch.Tensor, preset: str = "fast",
     if preview_every < 0:
         raise ValueError(f"preview_every must be >= 0, got {preview_every}")
     target = _check_target(generator, target)
+    visibility = _check_alpha(target_alpha, generator.img_resolution, target.device)
     started = time.perf_counter()
     run = _Run(target, settings.w_steps + settings.w_plus_steps + settings.pti_steps, callback, cancel,
-               preview_every, resolve_precision(settings.precision, target.device))
-    loss_fn = ReconstructionLoss(target, settings, discriminator, lpips)
+               preview_every, resolve_precision(settings.precision, target.device), visibility)
+    loss_fn = ReconstructionLoss(target, settings, discriminator, lpips, visibility)
     w_mean, w_spread = latent_statistics(generator, settings.w_avg_samples, seed)
 
     working, noise = (_with_own_noise(generator) if _noise_layers(generator) and
@@ -379,7 +409,7 @@ def invert(generator, target: torch.Tensor, preset: str = "fast",
 
     def finish_stage(stage: str, steps: int, stage_start: float, net, latent: torch.Tensor) -> None:
         with torch.no_grad():
-            stages.append(StageReport(stage, steps, psnr(_render(net, latent), target),
+            stages.append(StageReport(stage, steps, psnr(_render(net, latent), target, visibility),
                                       time.perf_counter() - stage_start))
 
     if settings.w_steps and not run.cancelled:
@@ -395,13 +425,13 @@ def invert(generator, target: torch.Tensor, preset: str = "fast",
     if settings.pti_steps and not run.cancelled:
         t0, s0 = time.perf_counter(), run.step
         pti_loss = ReconstructionLoss(target, replace(settings, discriminator_weight=settings.pti_discriminator_weight),
-                                      discriminator, lpips)
+                                      discriminator, lpips, visibility)
         working = pivotal_tuning(working, pti_loss, settings, run, ws, w_spread, seed)
         finish_stage("pti", run.step - s0, t0, working, ws)
 
     with torch.no_grad():
         image = _render(working, ws).clamp(-1, 1)
-    return InversionResult(ws=ws, generator=working, psnr=psnr(image, target),
+    return InversionResult(ws=ws, generator=working, psnr=psnr(image, target, visibility),
                            seconds=time.perf_counter() - started, cancelled=run.cancelled, image=image,
                            stages=stages)
 

@@ -263,6 +263,9 @@ class EngineServicer(pb_grpc.EngineServicer):
                 raise invalid("mask", f"is {plane.shape[1]}x{plane.shape[0]} but the image is {width}x{height}")
             if plane.max() <= 0:
                 raise invalid("mask", "selects nothing")
+        x0, y0, x1, y1 = (0, 0, width, height) if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+        if not layer[y0:y1, x0:x1, 3].any():
+            raise invalid("image", "is fully transparent where it would be inverted (alpha 0 in the region)")
 
         def run(job: Job):
             loaded = self.registry.load(name)
@@ -272,6 +275,7 @@ class EngineServicer(pb_grpc.EngineServicer):
             settings = inversion.preset_settings(preset, **{"precision": self.config.precision,
                                                             **self.config.inversion_overrides})
             result = inversion.invert(G, region.crop.to(G.w_avg.device), preset, discriminator=loaded.D,
+                                      target_alpha=region.alpha,
                                       callback=lambda p: job.publish(dataclasses.replace(
                                           p, image=None if p.image is None else p.image.detach().cpu())),
                                       cancel=job.cancel, settings=settings, preview_every=request.preview_every)

@@ -193,3 +193,34 @@ def test_lpips_callable_is_part_of_the_loss(generator, target):
     invert(generator, target, settings=settings, lpips=fake_distance, callback=lambda p: with_lpips.append(p.loss))
     assert len(calls) == 3 and all(torch.equal(c, target) for c in calls)
     assert with_lpips[0] > plain[0] + 0.1
+
+
+def test_transparent_pixels_are_not_fitted(generator, target):
+    """Alpha weights every term: what lies under alpha 0 cannot change the result, and the PSNR is
+    over the visible part only. (MS-SSIM is off here: its windows straddle the alpha edge.)"""
+    res = generator.img_resolution
+    alpha = torch.zeros(res, res)
+    alpha[:, : res // 2] = 1
+    settings = preset_settings("fast", w_steps=10, w_plus_steps=10, w_avg_samples=64, ms_ssim_weight=0.0)
+    white, noise = target.clone(), target.clone()
+    white[..., res // 2:] = 1
+    noise[..., res // 2:] = torch.rand(res, res - res // 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    a = invert(generator, white, settings=settings, target_alpha=alpha)
+    b = invert(generator, noise, settings=settings, target_alpha=alpha)
+    assert torch.equal(a.ws, b.ws)
+    assert a.psnr == pytest.approx(psnr(a.image[..., : res // 2], target[..., : res // 2]), abs=1e-4)
+    unweighted = invert(generator, noise, settings=settings)
+    assert not torch.equal(unweighted.ws, b.ws)
+    assert psnr(b.image[..., : res // 2], target[..., : res // 2]) > \
+        psnr(unweighted.image[..., : res // 2], target[..., : res // 2])
+
+
+@pytest.mark.parametrize("alpha, message", [
+    (torch.zeros(64, 64), "fully transparent"),
+    (torch.ones(16, 16), "shape"),
+    (torch.full((64, 64), 2.0), "in \\[0, 1\\]"),
+])
+def test_bad_alpha_is_rejected(generator, target, alpha, message):
+    with pytest.raises(ValueError, match=message):
+        invert(generator, target, settings=preset_settings("fast", w_steps=1, w_plus_steps=0, w_avg_samples=8),
+               target_alpha=alpha)

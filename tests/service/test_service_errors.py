@@ -96,6 +96,13 @@ def test_expected_revision_mismatch_is_aborted(stub, seed_session):
     assert code == grpc.StatusCode.ABORTED and "expected_revision" in message
 
 
+def half_transparent() -> np.ndarray:
+    """8×8 RGBA whose left half is transparent and right half opaque grey."""
+    layer = np.full((8, 8, 4), 128, np.uint8)
+    layer[:, :4, 3] = 0
+    return layer
+
+
 def test_image_validation(client, engine):
     too_wide = RawImage(engine.config.max_image_side + 1, 1, bytes((engine.config.max_image_side + 1) * 4))
     cases = [
@@ -106,6 +113,10 @@ def test_image_validation(client, engine):
          "selection", "not inside"),
         (lambda: client.create_session_from_image(png_bytes(np.zeros((8, 8, 3), np.uint8)),
                                                   mask=RawImage(4, 4, bytes(16), "GRAY8")), "mask", "is 4x4"),
+        (lambda: client.create_session_from_image(png_bytes(np.zeros((8, 8, 4), np.uint8))),
+         "image", "fully transparent"),
+        (lambda: client.create_session_from_image(png_bytes(half_transparent()), selection=(0, 0, 4, 8)),
+         "image", "fully transparent"),
     ]
     for call, field, reason in cases:
         with pytest.raises(EngineError) as err:
