@@ -17,7 +17,8 @@ bash scripts/setup.sh
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 # Schedule: 16,000 distillation steps, then 400 discriminator-only steps (adv-steps = the D warm-up), so the
 # shipped D has learned teacher vs student. Adversarial G steps are left out: in three tries D fell back to
-# chance within 20-40 G steps and G got no signal (docs/model-card.md). Extra arguments are passed on, e.g.
+# chance within 20-40 G steps, and a slower G that kept D in the game drifted into artifacts
+# (docs/model-card.md). Extra arguments are passed on, e.g.
 # `--run-name faces64-d --init-from engine/models/default/faces64.safetensors` to redo only the D steps.
 exec .venv/bin/python -m engine.training --cache-dir "${LATENTDRAG_CACHE:-$HOME/.cache/latentdrag}" --threads 2 \
     run --run-name faces64 --distill-steps 16000 --adv-steps 400 "$@"
