@@ -19,7 +19,7 @@ DATA_RANGE = 2.0  # images are in [-1, 1]
 def psnr(image: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> float:
     """Peak signal-to-noise ratio in dB over the [-1, 1] range (same as over [0, 1]).
 
-    `weight` (`[H, W]` in [0, 1], e.g. a layer's alpha) averages the squared error over what is visible
+    `weight` (in [0, 1], broadcastable to `[1, 1, H, W]`, e.g. a layer's alpha) averages the squared error over what is visible
     only, so a half-transparent layer is not flattered by the pixels nobody sees."""
     squared = (image.detach().clamp(-1, 1).float() - target.detach().float()).square()
     if weight is None:

@@ -263,14 +263,14 @@ class EngineServicer(pb_grpc.EngineServicer):
                 raise invalid("mask", f"is {plane.shape[1]}x{plane.shape[0]} but the image is {width}x{height}")
             if plane.max() <= 0:
                 raise invalid("mask", "selects nothing")
-        x0, y0, x1, y1 = (0, 0, width, height) if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+        xyxy = None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+        x0, y0, x1, y1 = xyxy or (0, 0, width, height)
         if not layer[y0:y1, x0:x1, 3].any():
             raise invalid("image", "is fully transparent where it would be inverted (alpha 0 in the region)")
 
         def run(job: Job):
             loaded = self.registry.load(name)
             G = loaded.G
-            xyxy = None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
             region = crop_region(layer, G.img_resolution, box=xyxy, mask=plane)
             settings = inversion.preset_settings(preset, **{"precision": self.config.precision,
                                                             **self.config.inversion_overrides})
