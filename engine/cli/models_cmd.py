@@ -26,9 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="model name (default: the input file's stem)")
     p.add_argument("--license", default="", help="licence of the weights, e.g. 'NVIDIA Source Code License-NC'")
     p.add_argument("--description", default="")
-    p.add_argument("--provenance", help="where the weights come from (default: the input file name)")
+    p.add_argument("--provenance", help="where the weights come from (default: a latentdrag file's own, "
+                                        "else the input file name)")
     p.add_argument("--no-discriminator", action="store_true", help="leave D out (smaller file; inversion "
                    "then cannot use D features)")
+    p.add_argument("--drag-defaults", metavar="JSON",
+                   help="drag settings tuned for this model, e.g. '{\"optimize_rows\": 2, \"lr\": 0.01, \"r1\": 8}' "
+                        "(default: those of IN, if it is a latentdrag file)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=cmd_convert)
 
@@ -113,6 +117,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from engine.models.errors import ModelFileError
     from engine.models.loading import load_model_file
+    from engine.models.model_info import validate_drag_defaults
     from engine.models.native import read_native_info, save_native
 
     if args.output.exists() and not args.force:
@@ -125,10 +130,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except ModelFileError as exc:
         raise CliError(str(exc)) from None
     source = "NVIDIA network pickle" if model.meta.source_format == "nvidia-pickle" else "latentdrag file"
+    drag_defaults = model.meta.drag_defaults
+    if args.drag_defaults is not None:
+        try:
+            drag_defaults = validate_drag_defaults(json.loads(args.drag_defaults))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise CliError(f"--drag-defaults: {exc}") from None
     save_native(args.output, model.G, None if args.no_discriminator else model.D,
                 name=args.name or args.input.stem, description=args.description or model.meta.description,
-                provenance=args.provenance or f"converted by latentdrag from {args.input.name} ({source})",
-                license=args.license or model.meta.license)
+                provenance=args.provenance or (model.meta.source_format == "safetensors" and model.meta.provenance)
+                or f"converted by latentdrag from {args.input.name} ({source})",
+                license=args.license or model.meta.license, drag_defaults=drag_defaults)
     info = read_native_info(args.output)
     print(f"wrote {args.output}: {info.name}, {info.architecture} {info.resolution}px, num_ws {info.num_ws}, "
           f"discriminator {'yes' if info.has_discriminator else 'no'}, "

@@ -35,6 +35,7 @@ PRESETS = ("fast", "published")
 LATENT_SPACES = ("w+", "w")
 DEFAULT_LR = {"draggan": 2e-3, "freedrag": 2e-3}
 DEFAULT_MASK_WEIGHT = {"draggan": 20.0, "freedrag": 10.0}
+DEFAULT_OPTIMIZE_ROWS = 6
 
 
 @dataclass
@@ -45,7 +46,7 @@ class DragOptions:
     max_steps: int = 300
     lr: float | None = None
     feature_block: str | None = None
-    optimize_rows: int = 6
+    optimize_rows: int | None = None
     latent_space: str = "w+"
     r1: float | None = None
     r2: float | None = None
@@ -103,8 +104,24 @@ class DragSettings:
     mask_weight: float
 
 
+def model_drag_defaults(generator: EditableGenerator) -> dict:
+    """The drag settings the generator's model file recommends (`drag_defaults`: optimize_rows, lr,
+    r1), or {}. The best values depend on the model — how fine the structure its first rows control
+    is, how its features scale — so a model's author may tune them; options the caller sets win."""
+    return dict(getattr(generator, "drag_defaults", None) or {})
+
+
+def resolve_optimize_rows(generator: EditableGenerator, options: DragOptions) -> int:
+    """Rows of W+ the drag optimises: the option, else the model's recommendation, else the published 6."""
+    rows = options.optimize_rows
+    if rows is None:
+        rows = model_drag_defaults(generator).get("optimize_rows", DEFAULT_OPTIMIZE_ROWS)
+    return min(rows, generator.num_ws)
+
+
 def resolve_settings(generator: EditableGenerator, options: DragOptions) -> DragSettings:
     res = generator.img_resolution
+    recommended = model_drag_defaults(generator)
     block = options.feature_block or generator.block_for_resolution(max(res // 4, 4))
     feature_res = {b.name: b.resolution for b in generator.blocks}[block]
     feature_px = res / feature_res
@@ -113,13 +130,13 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
     return DragSettings(
         feature_block=block,
         feature_px=feature_px,
-        patch_radius=options.r1 if options.r1 is not None else 0.75 * feature_px,
+        patch_radius=options.r1 if options.r1 is not None else recommended.get("r1", 0.75 * feature_px),
         patch_spacing=0.25 * feature_px,
         step=step,
         track_radius=options.r2 if options.r2 is not None else max(12 * res / 512, 2 * step),
         track_spacing=track_spacing,
         stop_distance=options.stop_distance if options.stop_distance is not None else res / 256,
-        lr=options.lr if options.lr is not None else DEFAULT_LR[options.method],
+        lr=options.lr if options.lr is not None else recommended.get("lr", DEFAULT_LR[options.method]),
         mask_weight=(options.mask_weight if options.mask_weight is not None
                      else DEFAULT_MASK_WEIGHT[options.method]),
     )
@@ -150,7 +167,7 @@ def drag(generator: EditableGenerator, ws: torch.Tensor, handles: Sequence[Seque
     started = time.perf_counter()
     with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        latent = LatentOptimizer(generator, ws.clone(), min(options.optimize_rows, generator.num_ws),
+        latent = LatentOptimizer(generator, ws.clone(), resolve_optimize_rows(generator, options),
                                  options.latent_space, settings.lr, settings.feature_block,
                                  full_forward=options.preset == "published",
                                  compute_dtype=compute_dtype(options, device))
@@ -242,11 +259,13 @@ def _validate_options(generator: EditableGenerator, o: DragOptions) -> None:
         raise ValueError(f"options.latent_space must be one of {LATENT_SPACES}, got {o.latent_space!r}")
     for name in ("max_steps", "optimize_rows", "preview_every", "seed"):
         value = getattr(o, name)
+        if value is None and name == "optimize_rows":
+            continue
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"options.{name} must be an integer, got {value!r}")
     if o.max_steps < 0:
         raise ValueError(f"options.max_steps must be >= 0, got {o.max_steps}")
-    if not 1 <= o.optimize_rows:
+    if o.optimize_rows is not None and o.optimize_rows < 1:
         raise ValueError(f"options.optimize_rows must be >= 1, got {o.optimize_rows}")
     if o.preview_every < 0:
         raise ValueError(f"options.preview_every must be >= 0 (0 = no previews), got {o.preview_every}")

@@ -22,6 +22,7 @@ class EditableGenerator(Protocol):
       every later block: a drag step needs only the features)
     - `blocks`: the synthesis blocks in order with their resolution and channels
     - `w_avg`, `num_ws`, `w_dim`, `z_dim`, `img_resolution`, `device`
+    - optionally `drag_defaults`: drag settings the model recommends (`engine.edit.drag`)
     - `.to(device / dtype)` as for any `nn.Module`
     """
 

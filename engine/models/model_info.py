@@ -5,10 +5,31 @@ Kept apart from the loaders so that both the native and the pickle reader can re
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .stylegan2 import Discriminator, Generator, StyleGAN2Config
+
+
+# Drag settings a model file may recommend in place of the published ones (`drag_defaults` in the
+# metadata; see engine.edit.drag): the best values depend on the model, so its author can tune them.
+DRAG_DEFAULT_FIELDS = {"optimize_rows": int, "lr": float, "r1": float}
+
+
+def validate_drag_defaults(value: object) -> dict:
+    """A checked copy of a model's `drag_defaults`; ValueError names the bad key and why."""
+    if not isinstance(value, dict):
+        raise ValueError(f"drag_defaults must be a JSON object, got {type(value).__name__}")
+    checked = {}
+    for key, item in value.items():
+        kind = DRAG_DEFAULT_FIELDS.get(key)
+        if kind is None:
+            raise ValueError(f"drag_defaults has unknown key {key!r} (allowed: {sorted(DRAG_DEFAULT_FIELDS)})")
+        is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
+        if not is_number or (kind is int and not float(item).is_integer()) or not math.isfinite(item) or item <= 0:
+            raise ValueError(f"drag_defaults.{key} must be a positive {kind.__name__}, got {item!r}")
+        checked[key] = kind(item)
+    return checked
 
 
 @dataclass
@@ -22,6 +43,7 @@ class ModelInfo:
     license: str = ""
     source_format: str = "safetensors"  # "safetensors" | "nvidia-pickle"
     has_discriminator: bool = False
+    drag_defaults: dict = field(default_factory=dict)  # validated by validate_drag_defaults
 
     @property
     def resolution(self) -> int:
@@ -40,7 +62,7 @@ class ModelInfo:
             "z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "c_dim": cfg.c_dim, "num_ws": self.num_ws,
             "conv_clamp": cfg.conv_clamp, "has_discriminator": self.has_discriminator,
             "license": self.license, "description": self.description, "provenance": self.provenance,
-            "format": self.source_format,
+            "format": self.source_format, "drag_defaults": dict(self.drag_defaults),
         }
 
 

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from .build import build_discriminator, build_generator
 from .errors import ModelFileError
-from .model_info import LoadedModel, ModelInfo
+from .model_info import LoadedModel, ModelInfo, validate_drag_defaults
 from .stylegan2 import Discriminator, Generator, StyleGAN2Config
 
 FORMAT_VERSION = 1
@@ -29,10 +29,13 @@ MAX_HEADER_BYTES = 64 << 20
 
 
 def save_native(path: str | os.PathLike, G: Generator, D: Discriminator | None = None, *, name: str,
-                description: str = "", provenance: str = "", license: str = "") -> None:
-    """Write G (and D) with metadata; the file is written to a temporary name and renamed into place."""
+                description: str = "", provenance: str = "", license: str = "",
+                drag_defaults: dict | None = None) -> None:
+    """Write G (and D) with metadata; the file is written to a temporary name and renamed into place.
+    `drag_defaults`: drag settings tuned for this model (see `validate_drag_defaults`)."""
     if not name:
         raise ValueError("name must be a non-empty string")
+    drag_defaults = validate_drag_defaults(drag_defaults or {})
     tensors = {G_PREFIX + k: v.detach().to("cpu", torch.float32).contiguous() for k, v in G.state_dict().items()}
     if D is not None:
         tensors.update({D_PREFIX + k: v.detach().to("cpu", torch.float32).contiguous()
@@ -41,6 +44,8 @@ def save_native(path: str | os.PathLike, G: Generator, D: Discriminator | None =
         "format_version": FORMAT_VERSION, "architecture": "stylegan2", "config": G.config.to_json_dict(),
         "name": name, "description": description, "provenance": provenance, "license": license,
     }
+    if drag_defaults:
+        meta["drag_defaults"] = drag_defaults
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
@@ -95,9 +100,13 @@ def _info_from_meta(path: Path, meta: dict, has_d: bool) -> ModelInfo:
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: metadata {key!r} must be a string")
         text[key] = value
+    try:
+        drag_defaults = validate_drag_defaults(meta.get("drag_defaults", {}))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: metadata {exc}") from exc
     return ModelInfo(name=text["name"] or path.stem, architecture=arch, config=cfg,
                      description=text["description"], provenance=text["provenance"], license=text["license"],
-                     source_format="safetensors", has_discriminator=has_d)
+                     source_format="safetensors", has_discriminator=has_d, drag_defaults=drag_defaults)
 
 
 def read_native_info(path: str | os.PathLike) -> ModelInfo:
@@ -124,5 +133,6 @@ def load_native(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         raise ModelFileError(f"{path}: no '{G_PREFIX}*' generator tensors")
     info = _info_from_meta(path, meta, has_d=bool(d_state))
     G = build_generator(info.config, g_state).to(device)
+    G.drag_defaults = dict(info.drag_defaults)
     D = build_discriminator(info.config, d_state).to(device) if d_state else None
     return LoadedModel(G=G, D=D, meta=info, path=path)

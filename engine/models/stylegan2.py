@@ -380,6 +380,8 @@ class Generator(nn.Module):
                                       num_layers=cfg.mapping_layers, embed_features=cfg.embed_features,
                                       layer_features=cfg.layer_features,
                                       lr_multiplier=cfg.mapping_lr_multiplier, w_avg_beta=cfg.w_avg_beta)
+        # Drag settings its model file recommends (set by the loader; see engine.edit.drag).
+        self.drag_defaults: dict[str, float] = {}
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, noise_mode: str = "const", **synthesis_kwargs

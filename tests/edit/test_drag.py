@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from drag_fixtures import BlobGenerator, seed_latent, small_generator
-from engine.edit.drag import DragOptions, drag
+from engine.edit.drag import DragOptions, drag, resolve_optimize_rows, resolve_settings
 from engine.edit.features import sample_features
 
 
@@ -108,6 +108,18 @@ def test_rows_beyond_optimize_rows_are_held_and_w_mode_shares_one_row(G, ws):
     assert torch.equal(single.ws[:, k:], ws[:, k:])
     assert torch.equal(single.ws[:, 0], single.ws[:, 1]) and torch.equal(single.ws[:, 0], single.ws[:, 2])
     assert not torch.allclose(single.ws[:, 0], ws[:, 0])
+
+
+def test_a_models_recommended_settings_replace_the_published_ones_but_not_the_callers(G, ws, monkeypatch):
+    published = resolve_settings(G, DragOptions())
+    assert (published.lr, resolve_optimize_rows(G, DragOptions())) == (2e-3, 6)
+    monkeypatch.setattr(G, "drag_defaults", {"optimize_rows": 2, "lr": 0.05, "r1": 5.0})
+    tuned = resolve_settings(G, DragOptions())
+    assert (tuned.lr, tuned.patch_radius, resolve_optimize_rows(G, DragOptions())) == (0.05, 5.0, 2)
+    mine = resolve_settings(G, DragOptions(lr=0.1, r1=2.0))
+    assert (mine.lr, mine.patch_radius, resolve_optimize_rows(G, DragOptions(optimize_rows=4))) == (0.1, 2.0, 4)
+    result = drag(G, ws, [(20.0, 20.0)], [(28.0, 26.0)], options=DragOptions(max_steps=3))
+    assert torch.equal(result.ws[:, 2:], ws[:, 2:]) and not torch.allclose(result.ws[:, :2], ws[:, :2])
 
 
 @pytest.mark.parametrize("method", ["draggan", "freedrag"])

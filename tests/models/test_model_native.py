@@ -41,6 +41,20 @@ def test_generator_only_file_and_load_model(tmp_path, networks):
     assert torch.equal(load_model(path, device="cpu")(z), G(z))
 
 
+def test_drag_defaults_travel_with_the_file_onto_the_generator(tmp_path, networks):
+    G, _ = networks
+    path = tmp_path / "tuned.safetensors"
+    save_native(path, G, name="tuned", drag_defaults={"optimize_rows": 2, "lr": 0.01, "r1": 8})
+    loaded = load_model_file(path, device="cpu")
+    assert loaded.G.drag_defaults == loaded.meta.drag_defaults == {"optimize_rows": 2, "lr": 0.01, "r1": 8.0}
+    assert read_model_info(path).summary_dict()["drag_defaults"] == {"optimize_rows": 2, "lr": 0.01, "r1": 8.0}
+    plain = tmp_path / "plain.safetensors"
+    save_native(plain, G, name="plain")
+    assert load_model_file(plain, device="cpu").G.drag_defaults == {}
+    with pytest.raises(ValueError, match="drag_defaults has unknown key 'steps'"):
+        save_native(tmp_path / "bad.safetensors", G, name="bad", drag_defaults={"steps": 3})
+
+
 def _write_raw(path, tensors, meta):
     save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(meta)} if meta is not None else None)
 
@@ -62,6 +76,11 @@ def test_refuses_foreign_safetensors(tmp_path, networks):
     ({"architecture": "stylegan3"}, "architecture 'stylegan3' is not supported"),
     ({"config": {"img_resolution": 48, "channels": {}}}, "config' is invalid"),
     ({"license": 5}, "'license' must be a string"),
+    ({"drag_defaults": {"radius": 3}}, "drag_defaults has unknown key 'radius'"),
+    ({"drag_defaults": {"optimize_rows": 2.5}}, "drag_defaults.optimize_rows must be a positive int"),
+    ({"drag_defaults": {"lr": -1}}, "drag_defaults.lr must be a positive float"),
+    ({"drag_defaults": {"r1": True}}, "drag_defaults.r1 must be a positive float"),
+    ({"drag_defaults": [2]}, "drag_defaults must be a JSON object"),
 ])
 def test_refuses_bad_metadata(tmp_path, networks, change, message):
     G, _ = networks

@@ -37,6 +37,21 @@ def test_convert_writes_an_equivalent_native_file(tmp_path, networks, pickle_pat
     assert load_model_file(out, device="cpu").D is None
 
 
+def test_convert_sets_and_keeps_drag_defaults(tmp_path, pickle_path, capsys):
+    tuned, copy = tmp_path / "tuned.safetensors", tmp_path / "copy.safetensors"
+    assert main(["convert", str(pickle_path), str(tuned), "--drag-defaults", '{"optimize_rows": 2, "lr": 0.01}']) == 0
+    assert load_model_file(tuned, device="cpu").G.drag_defaults == {"optimize_rows": 2, "lr": 0.01}
+    assert main(["convert", str(tuned), str(copy)]) == 0  # a native input's recommendations are kept
+    copied = load_model_file(copy, device="cpu").meta
+    assert copied.drag_defaults == {"optimize_rows": 2, "lr": 0.01}
+    assert copied.provenance == load_model_file(tuned, device="cpu").meta.provenance  # kept, not "converted from"
+    capsys.readouterr()
+    assert main(["convert", str(pickle_path), str(tmp_path / "x.safetensors"), "--drag-defaults", '{"rows": 2}']) == 1
+    assert "--drag-defaults: drag_defaults has unknown key 'rows'" in capsys.readouterr().err
+    assert main(["convert", str(pickle_path), str(tmp_path / "x.safetensors"), "--drag-defaults", "{2"]) == 1
+    assert "--drag-defaults:" in capsys.readouterr().err
+
+
 def test_convert_refuses_unsafe_input_with_one_line(tmp_path, capsys):
     evil = write_pickle(tmp_path / "evil.pkl", {"G_ema": Reduce(FakeGlobal("os", "system"), ("true",))})
     assert main(["convert", str(evil), str(tmp_path / "out.safetensors")]) == 1

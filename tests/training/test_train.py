@@ -6,7 +6,7 @@ import torch
 import engine
 import engine.models.loading
 from engine.models.stylegan2 import StyleGAN2Config
-from engine.training.__main__ import main as training_main
+from engine.training.__main__ import FACES64_DRAG_DEFAULTS, main as training_main
 from engine.training.pool import TeacherPool, images_to_uint8
 from engine.training.train import (CHECKPOINT_NAME, DISTILLED_NAME, Trainer, TrainConfig, distillation_loss,
                                    load_snapshot_models)
@@ -121,7 +121,9 @@ def test_export_loads_through_the_public_loader(tmp_path, tiny_pool):
     with torch.no_grad():
         expected = trainer.G_ema(z, noise_mode="const")
         assert torch.allclose(G(z, noise_mode="const"), expected, atol=1e-5)
-    assert "teacher: 3 distillation steps of batch 32 (" in engine.models.loading.read_model_info(out).description
+    info = engine.models.loading.read_model_info(out)
+    assert "teacher: 3 distillation steps of batch 32 (" in info.description
+    assert info.drag_defaults == FACES64_DRAG_DEFAULTS  # the settings tuned for the bundled model travel with it
     loaded_G, loaded_D, info = load_snapshot_models(tmp_path / "run" / CHECKPOINT_NAME)
     assert (info.step, info.phase) == (3, "distill")
     assert np.isclose(out.stat().st_size / 4, sum(t.numel() for t in [*loaded_G.state_dict().values(),
