@@ -32,6 +32,25 @@ def test_task_set_is_fixed_and_follows_its_specification():
             assert all(x0 <= x < x1 and y0 <= y < y1 for x, y in t.handles + t.targets)
 
 
+def test_reachable_tasks_follow_their_warp():
+    tasks = drag_bench.make_reachable_tasks(64, 20)
+    assert tasks == drag_bench.make_reachable_tasks(64, 20) and len({t.seed for t in tasks}) == 20
+    for t in tasks:
+        moved = math.hypot(t.target[0] - t.handle[0], t.target[1] - t.handle[1])
+        # The centre moves by less than the bump's amplitude (it leaves the peak) but most of it.
+        assert 0.5 * math.hypot(*t.shift) < moved < math.hypot(*t.shift) and 0.06 * 64 * 0.5 < moved
+    # The warped image really carries the centre's content to the target (an impulse lands there).
+    import torch
+    t = tasks[0]
+    image = torch.full((1, 3, 64, 64), -1.0)
+    x, y = round(t.handle[0]), round(t.handle[1])
+    image[..., y - 1:y + 2, x - 1:x + 2] = 1.0
+    warped = drag_bench.bump_warp(image, (x, y), t.shift, drag_bench.WARP_SIGMA * 64)[0, 0]
+    peak = divmod(int(warped.argmax()), 64)
+    expected = drag_bench.warp_forward((x, y), (x, y), t.shift, drag_bench.WARP_SIGMA * 64)
+    assert math.hypot(peak[1] - expected[0], peak[0] - expected[1]) <= 1.0
+
+
 def test_flow_read_out_maps_upsampled_flow_back_to_model_pixels():
     up = drag_bench.FLOW_UPSAMPLE
     flow = np.zeros((64 * up, 64 * up, 2), np.float32)
@@ -51,9 +70,11 @@ def test_variant_names_map_to_drag_options():
 def test_a_short_run_reports_every_variant(tmp_path):
     out = tmp_path / "drag.json"
     drag_bench.main(["--tasks", "2", "--max-steps", "2", "--pairs", "1", "--timing-steps", "0",
-                     "--out", str(out)])
+                     "--reachable", "1", "--projection-steps", "20", "--out", str(out)])
     report = json.loads(out.read_text())
-    assert set(report["methods"]) == set(drag_bench.METHODS)
+    assert set(report["methods"]) == set(report["reachable"]) == set(drag_bench.METHODS)
+    (projection,), = report["reachable_projection"].values()
+    assert projection["psnr_projected"] > projection["psnr_unedited"]  # the model can show the warp
     assert report["auto_precision"] in ("bfloat16", "float32")
     for rows in report["rows"].values():
         assert [r["task"] for r in rows] == [0, 1] and all(r["steps"] <= 2 for r in rows)
