@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.edit.drag import DragOptions, drag, resolve_optimize_rows  # noqa: E402
+from engine.edit.image_losses import psnr  # noqa: E402
 from engine.models.precision import resolve_precision  # noqa: E402
 from engine.models import Generator, StyleGAN2Config  # noqa: E402
 
@@ -92,8 +93,14 @@ class ReachableTask:
     seed: int
     centre: tuple[float, float]
     shift: tuple[float, float]
-    handle: tuple[float, float]
     target: tuple[float, float]
+
+    @property
+    def handle(self) -> tuple[float, float]:
+        return self.centre  # the bump's centre is what the drag moves
+
+    def as_drag_task(self) -> DragTask:
+        return DragTask(self.task_id, self.seed, [self.handle], [self.target], None)
 
 
 WARP_SIGMA = 0.12  # of the resolution
@@ -113,7 +120,7 @@ def make_reachable_tasks(res: int, count: int = 20) -> list[ReachableTask]:
         shift = length * np.array([math.cos(angle), math.sin(angle)])
         target = warp_forward(centre, centre, shift, WARP_SIGMA * res)
         tasks.append(ReachableTask(task_id, 8000 + task_id, tuple(map(float, centre)), tuple(map(float, shift)),
-                                   tuple(map(float, centre)), target))
+                                   target))
     return tasks
 
 
@@ -154,10 +161,6 @@ def project_rows(G, ws: torch.Tensor, target: torch.Tensor, rows: int, steps: in
         return G.synthesize(torch.cat([free, ws[:, rows:]], 1)).image
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(-10 * torch.log10(((a - b) / 2).square().mean()))
-
-
 def reachable_projection(G, tasks: list[ReachableTask], tracker: "FlowTracker", rows: int,
                          steps: int = 300) -> list[dict]:
     """Per task: can the model show the warp? PSNR of the projection into the drag's rows, and the
@@ -174,19 +177,6 @@ def reachable_projection(G, tasks: list[ReachableTask], tracker: "FlowTracker", 
         out.append({"task": task.task_id, "psnr_unedited": psnr(before, warped), "psnr_projected": psnr(projected, warped),
                     "md_flow": mean_distance(found, [task.target]), "md_start": mean_distance([task.handle], [task.target])})
     return out
-
-
-def run_reachable(G, task: ReachableTask, variant: str, max_steps: int, tracker: "FlowTracker",
-                  overrides: dict | None = None) -> dict:
-    ws = seed_ws(G, task.seed)
-    with torch.no_grad():
-        before = G.synthesize(ws).image
-    result = drag(G, ws, [task.handle], [task.target],
-                  options=drag_options(variant, max_steps=max_steps, **(overrides or {})))
-    found = tracker.track(to_uint8(before), to_uint8(result.image), [task.handle])
-    return {"task": task.task_id, "md_flow": mean_distance(found, [task.target]),
-            "md_own": mean_distance(result.handles, [task.target]),
-            "md_start": mean_distance([task.handle], [task.target]), "steps": result.steps}
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -565,7 +555,7 @@ def run(args) -> dict:
         if args.pairs:
             report["pairs"][label] = paired_reconstruction(G, name, tracker, args.pairs)
         if reachable:
-            report["reachable"][label] = [run_reachable(G, t, name, args.max_steps, tracker, overrides)
+            report["reachable"][label] = [run_task(G, t.as_drag_task(), name, args.max_steps, tracker, overrides)
                                           for t in reachable]
         print(label, report["methods"][label], flush=True)
     if args.timing_steps:

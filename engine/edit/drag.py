@@ -257,15 +257,14 @@ def _validate_options(generator: EditableGenerator, o: DragOptions) -> None:
         raise ValueError(f"options.precision must be one of {PRECISIONS}, got {o.precision!r}")
     if o.latent_space not in LATENT_SPACES:
         raise ValueError(f"options.latent_space must be one of {LATENT_SPACES}, got {o.latent_space!r}")
-    for name in ("max_steps", "optimize_rows", "preview_every", "seed"):
+    optional_rows = () if o.optimize_rows is None else ("optimize_rows",)  # None: the model's or published
+    for name in ("max_steps", "preview_every", "seed", *optional_rows):
         value = getattr(o, name)
-        if value is None and name == "optimize_rows":
-            continue
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"options.{name} must be an integer, got {value!r}")
     if o.max_steps < 0:
         raise ValueError(f"options.max_steps must be >= 0, got {o.max_steps}")
-    if o.optimize_rows is not None and o.optimize_rows < 1:
+    if optional_rows and o.optimize_rows < 1:
         raise ValueError(f"options.optimize_rows must be >= 1, got {o.optimize_rows}")
     if o.preview_every < 0:
         raise ValueError(f"options.preview_every must be >= 0 (0 = no previews), got {o.preview_every}")
