@@ -293,7 +293,7 @@ def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTrack
     return row
 
 
-def paired_reconstruction(G, variant: str, tracker: FlowTracker, pairs: int,
+def paired_reconstruction(G, variant: str, tracker: FlowTracker, pairs: int, overrides: dict | None = None,
                           strength: float = 0.3, points: int = 5) -> list[dict]:
     """DragGAN's protocol: w2 = w1 moved `strength` of the way to another sample in the rows the drag
     optimises; the flow image1 → image2 at the `points` interior grid points with most motion gives
@@ -314,7 +314,7 @@ def paired_reconstruction(G, variant: str, tracker: FlowTracker, pairs: int,
         order = np.argsort(motion)[::-1][:points]
         handles = [tuple(float(v) for v in grid[j]) for j in order]
         targets = [tuple(float(min(max(v, 0), res - 1)) for v in moved[j]) for j in order]
-        result = drag(G, w1, handles, targets, options=drag_options(variant, max_steps=100))
+        result = drag(G, w1, handles, targets, options=drag_options(variant, max_steps=100, **(overrides or {})))
 
         def mse(a, b):
             return float((((a + 1) / 2).clamp(0, 1) - ((b + 1) / 2).clamp(0, 1)).square().mean())
@@ -550,10 +550,11 @@ def run(args) -> dict:
         for task in tasks:
             rows.append(run_task(G, task, name, args.max_steps, tracker, overrides))
             print(label, rows[-1], flush=True)
-        report["rows"][label] = rows
-        report["methods"][label] = summarize(rows, G.img_resolution)
+        if rows:  # a run with --tasks 0 leaves the task rows of a merged earlier run in place
+            report["rows"][label] = rows
+            report["methods"][label] = summarize(rows, G.img_resolution)
         if args.pairs:
-            report["pairs"][label] = paired_reconstruction(G, name, tracker, args.pairs)
+            report["pairs"][label] = paired_reconstruction(G, name, tracker, args.pairs, overrides)
         if reachable:
             report["reachable"][label] = [run_task(G, t.as_drag_task(), name, args.max_steps, tracker, overrides)
                                           for t in reachable]

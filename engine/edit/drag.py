@@ -26,7 +26,7 @@ from engine.models.precision import PRECISIONS, resolve_precision
 
 from .features import disk_offsets, mask_to_features, sample_features, square_offsets
 from .freedrag import FreeDragSettings, run_freedrag
-from .motion import mask_preservation_loss, motion_supervision_loss
+from .motion import initial_templates, mask_preservation_loss, motion_supervision_loss
 from .optimization import LatentOptimizer
 from .tracking import track_points
 
@@ -49,6 +49,7 @@ class DragOptions:
     optimize_rows: int | None = None
     latent_space: str = "w+"
     r1: float | None = None
+    motion_anchor: float | None = None  # 0 = DragGAN's published reference … 1; see motion_supervision_loss
     r2: float | None = None
     mask_weight: float | None = None
     stop_distance: float | None = None
@@ -102,12 +103,14 @@ class DragSettings:
     stop_distance: float
     lr: float
     mask_weight: float
+    motion_anchor: float = 0.0
 
 
 def model_drag_defaults(generator: EditableGenerator) -> dict:
     """The drag settings the generator's model file recommends (`drag_defaults`: optimize_rows, lr,
-    r1), or {}. The best values depend on the model — how fine the structure its first rows control
-    is, how its features scale — so a model's author may tune them; options the caller sets win."""
+    r1, motion_anchor), or {}. The best values depend on the model — how fine the structure its first
+    rows control is, how its features scale — so a model's author may tune them; options the caller
+    sets win."""
     return dict(getattr(generator, "drag_defaults", None) or {})
 
 
@@ -139,6 +142,8 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
         lr=options.lr if options.lr is not None else recommended.get("lr", DEFAULT_LR[options.method]),
         mask_weight=(options.mask_weight if options.mask_weight is not None
                      else DEFAULT_MASK_WEIGHT[options.method]),
+        motion_anchor=(options.motion_anchor if options.motion_anchor is not None
+                       else recommended.get("motion_anchor", 0.0)),
     )
 
 
@@ -227,13 +232,15 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
     features = latent.features()
     initial_features = features.detach()
     handle_features = sample_features(initial_features, handles, res)
+    templates = initial_templates(initial_features, handles, patch, res) if s.motion_anchor else None
     outside = None
     if editable is not None:
         outside = 1 - mask_to_features(editable, initial_features.shape[-1])
     distances = (targets - handles).norm(dim=1).tolist()
     steps = 0
     while max(distances) > s.stop_distance and steps < max_steps and not reporter.cancelled():
-        loss = motion_supervision_loss(features, handles, targets, patch, s.step, s.stop_distance, res)
+        loss = motion_supervision_loss(features, handles, targets, patch, s.step, s.stop_distance, res, templates,
+                                       s.motion_anchor)
         if outside is not None:
             loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
         latent.step(loss)
@@ -255,6 +262,10 @@ def _validate_options(generator: EditableGenerator, o: DragOptions) -> None:
                          "reference already works at the feature block's resolution")
     if o.precision not in PRECISIONS:
         raise ValueError(f"options.precision must be one of {PRECISIONS}, got {o.precision!r}")
+    anchor = o.motion_anchor
+    if anchor is not None and not (isinstance(anchor, (int, float)) and not isinstance(anchor, bool)
+                                   and 0 <= anchor <= 1):
+        raise ValueError(f"options.motion_anchor must be a number in [0, 1] or None, got {anchor!r}")
     if o.latent_space not in LATENT_SPACES:
         raise ValueError(f"options.latent_space must be one of {LATENT_SPACES}, got {o.latent_space!r}")
     optional_rows = () if o.optimize_rows is None else ("optimize_rows",)  # None: the model's or published

@@ -13,7 +13,8 @@ from .stylegan2 import Discriminator, Generator, StyleGAN2Config
 
 # Drag settings a model file may recommend in place of the published ones (`drag_defaults` in the
 # metadata; see engine.edit.drag): the best values depend on the model, so its author can tune them.
-DRAG_DEFAULT_FIELDS = {"optimize_rows": int, "lr": float, "r1": float}
+DRAG_DEFAULT_FIELDS = {"optimize_rows": int, "lr": float, "r1": float, "motion_anchor": float}
+FRACTION_FIELDS = {"motion_anchor"}  # weights in [0, 1] (see engine.edit.motion); the rest must be positive
 
 
 def validate_drag_defaults(value: object) -> dict:
@@ -26,7 +27,10 @@ def validate_drag_defaults(value: object) -> dict:
         if kind is None:
             raise ValueError(f"drag_defaults has unknown key {key!r} (allowed: {sorted(DRAG_DEFAULT_FIELDS)})")
         is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
-        if not is_number or (kind is int and not float(item).is_integer()) or not math.isfinite(item) or item <= 0:
+        if key in FRACTION_FIELDS:
+            if not is_number or not 0 <= item <= 1:
+                raise ValueError(f"drag_defaults.{key} must be a number in [0, 1], got {item!r}")
+        elif not is_number or (kind is int and not float(item).is_integer()) or not math.isfinite(item) or item <= 0:
             raise ValueError(f"drag_defaults.{key} must be a positive {kind.__name__}, got {item!r}")
         checked[key] = kind(item)
     return checked

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from drag_fixtures import BlobGenerator, seed_latent, small_generator
 from engine.edit.drag import DragOptions, drag, resolve_optimize_rows, resolve_settings
-from engine.edit.features import sample_features
+from engine.edit.features import disk_offsets, sample_features
+from engine.edit.motion import initial_templates, motion_supervision_loss
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,8 @@ def test_point_reads_on_the_small_map_equal_reads_of_the_upsampled_map():
     (dict(options=DragOptions(lr=0.0)), "options.lr"),
     (dict(options=DragOptions(r2=float("inf"))), "options.r2"),
     (dict(options=DragOptions(feature_block="b128")), "options.feature_block"),
+    (dict(options=DragOptions(motion_anchor=1.5)), "options.motion_anchor"),
+    (dict(options=DragOptions(motion_anchor=float("nan"))), "options.motion_anchor"),
 ])
 def test_invalid_input_names_the_argument(G, ws, kwargs, field):
     args = dict(ws=ws, handles=[(10.0, 10.0)], targets=[(20.0, 20.0)], mask=None, options=None)
@@ -120,6 +123,33 @@ def test_a_models_recommended_settings_replace_the_published_ones_but_not_the_ca
     assert (mine.lr, mine.patch_radius, resolve_optimize_rows(G, DragOptions(optimize_rows=4))) == (0.1, 2.0, 4)
     result = drag(G, ws, [(20.0, 20.0)], [(28.0, 26.0)], options=DragOptions(max_steps=3))
     assert torch.equal(result.ws[:, 2:], ws[:, 2:]) and not torch.allclose(result.ws[:, :2], ws[:, :2])
+
+
+def test_motion_anchor_blends_the_unedited_content_into_the_reference():
+    features = torch.randn(1, 6, 16, 16, generator=torch.Generator().manual_seed(1))
+    handles, targets = torch.tensor([[20.0, 30.0]]), torch.tensor([[40.0, 30.0]])
+    patch = disk_offsets(4.0, 1.0)
+    templates = initial_templates(features, handles, patch, 64)
+    published = motion_supervision_loss(features, handles, targets, patch, 4.0, 0.25, 64)
+    # Before any edit the current features are the unedited ones: every anchor gives the published loss.
+    for anchor in (0.5, 1.0):
+        torch.testing.assert_close(motion_supervision_loss(features, handles, targets, patch, 4.0, 0.25, 64,
+                                                           templates, anchor), published)
+    # Content that arrived one step along (one feature px = 4 image px to the right): the fully anchored
+    # reference sees the original content arrived, the published one (what now sits at the handle: the
+    # content from 4 px further left) still pulls, and the half anchor exactly half as hard.
+    moved = torch.roll(features, shifts=1, dims=-1)
+    loss = {a: motion_supervision_loss(moved, handles, targets, patch, 4.0, 0.25, 64, templates, a)
+            for a in (0.0, 0.5, 1.0)}
+    assert loss[1.0].item() < 1e-6 < loss[0.0].item()
+    torch.testing.assert_close(loss[0.5], 0.5 * loss[0.0])
+
+
+def test_motion_anchor_comes_from_the_model_unless_the_caller_sets_it(G, monkeypatch):
+    assert resolve_settings(G, DragOptions()).motion_anchor == 0.0  # DragGAN's published reference
+    monkeypatch.setattr(G, "drag_defaults", {"motion_anchor": 0.5})
+    assert resolve_settings(G, DragOptions()).motion_anchor == 0.5
+    assert resolve_settings(G, DragOptions(motion_anchor=0.0)).motion_anchor == 0.0
 
 
 @pytest.mark.parametrize("method", ["draggan", "freedrag"])

@@ -19,14 +19,17 @@ def distance(a, b) -> float:
     return ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
 
 
-@pytest.mark.parametrize("method, preset, precision", [(m, p, "auto") for m, p in METHODS] + PRECISIONS)
-def test_handles_reach_targets(method, preset, precision):
+@pytest.mark.parametrize("method, preset, precision, anchor",
+                         [(m, p, "auto", None) for m, p in METHODS] + [(*v, None) for v in PRECISIONS]
+                         + [("draggan", "fast", "auto", 0.5)])
+def test_handles_reach_targets(method, preset, precision, anchor):
     G = BlobGenerator([(18.0, 20.0), (44.0, 42.0), (46.0, 16.0)])
     ws = torch.zeros(1, G.num_ws, G.w_dim)
     before = G.synthesize(ws).image
     handles = [(18.0, 20.0), (44.0, 42.0)]
     targets = [(26.0, 27.0), (38.0, 47.0)]
-    result = drag(G, ws, handles, targets, options=DragOptions(method=method, preset=preset, precision=precision))
+    result = drag(G, ws, handles, targets, options=DragOptions(method=method, preset=preset, precision=precision,
+                                                               motion_anchor=anchor))
     assert result.converged and result.steps > 0
     for tracked, target in zip(result.handles, targets):
         assert distance(tracked, target) <= 0.25 + 1e-6  # the default stop distance at 64 px
@@ -37,14 +40,15 @@ def test_handles_reach_targets(method, preset, precision):
     assert all(distance(c, t) < 1.25 for c, t in zip(true_centres, targets))
 
 
-@pytest.mark.parametrize("method, preset", METHODS)
-def test_content_outside_the_mask_stays_put(method, preset):
+@pytest.mark.parametrize("method, preset, anchor", [(m, p, None) for m, p in METHODS]
+                         + [("draggan", "fast", 1.0)])
+def test_content_outside_the_mask_stays_put(method, preset, anchor):
     G = BlobGenerator([(20.0, 22.0), (44.0, 40.0)])
     ws = torch.zeros(1, G.num_ws, G.w_dim)
     before = G.synthesize(ws).image
     editable = torch.zeros(64, 64)
     editable[:, :34] = 1
-    options = DragOptions(method=method, preset=preset)
+    options = DragOptions(method=method, preset=preset, motion_anchor=anchor)
     masked = drag(G, ws, [(20.0, 22.0)], [(28.0, 28.0)], mask=editable, options=options)
     free = drag(G, ws, [(20.0, 22.0)], [(28.0, 28.0)], options=options)
     assert masked.converged and free.converged
@@ -67,6 +71,6 @@ def test_drag_on_the_bundled_face_model_moves_the_content():
     ws = G.mapping(z, truncation_psi=0.7)
     before = G.synthesize(ws).image
     handle, target = (32.0, 40.0), (32.0, 45.0)
-    result = drag(G, ws, [handle], [target], options=DragOptions(max_steps=150))
+    result = drag(G, ws, [handle], [target])  # the model's settings, default step limit
     found = match_patch(before, result.image, handle, search=10)
     assert distance(found, target) < 0.5 * distance(handle, target)

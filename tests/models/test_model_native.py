@@ -81,6 +81,7 @@ def test_refuses_foreign_safetensors(tmp_path, networks):
     ({"drag_defaults": {"lr": -1}}, "drag_defaults.lr must be a positive float"),
     ({"drag_defaults": {"r1": True}}, "drag_defaults.r1 must be a positive float"),
     ({"drag_defaults": [2]}, "drag_defaults must be a JSON object"),
+    ({"drag_defaults": {"motion_anchor": 2}}, r"drag_defaults.motion_anchor must be a number in \[0, 1\]"),
 ])
 def test_refuses_bad_metadata(tmp_path, networks, change, message):
     G, _ = networks
