@@ -380,8 +380,8 @@ def markdown(report: dict) -> str:
         f"{report['tracker']['max_px']:.2f} px ({report['tracker']['points']} points). "
         f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256); \"moved\" = mean share of the start distance "
         "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance. "
-        "Start MD (no edit) "
-        f"{next(iter(report['methods'].values()))['md_start']:.2f} px.",
+        + (f"Start MD (no edit) {next(iter(report['methods'].values()))['md_start']:.2f} px."
+           if report["methods"] else ""),
         "",
         "| method / preset | MD flow px | MD own px | MD flow 1 / 3 / 5 pts | success | failures | moved (flow) "
         "| ≥ half way | converged | median steps | ms/step | median s (converged) "
@@ -558,7 +558,7 @@ def run(args) -> dict:
         if reachable:
             report["reachable"][label] = [run_task(G, t.as_drag_task(), name, args.max_steps, tracker, overrides)
                                           for t in reachable]
-        print(label, report["methods"][label], flush=True)
+        print(label, report["methods"].get(label), flush=True)
     if args.timing_steps:
         report["step_time_512"] = step_time_512(args.timing_steps)
         print("512 px", report["step_time_512"], flush=True)
@@ -568,6 +568,7 @@ def run(args) -> dict:
 def merge_reports(reports: list[dict]) -> dict:
     """One report from runs of different methods on the same model and task set."""
     merged = dict(reports[0])
+    merged["date"] = max(r.get("date", "") for r in reports)  # when the newest rows were measured
     for key in ("methods", "rows", "pairs", "reachable", "reachable_projection"):
         merged[key] = {k: v for r in reports for k, v in r.get(key, {}).items()}
     for r in reports:
@@ -575,7 +576,7 @@ def merge_reports(reports: list[dict]) -> dict:
             merged["step_time_512"], merged["timing_steps"] = r["step_time_512"], r["timing_steps"]
     # Methods run on fewer tasks (the task set is a fixed sequence, so a shorter run is its prefix)
     # are compared like for like: the others are also summarised on that prefix.
-    common = min(len(rows) for rows in merged["rows"].values())
+    common = min((len(rows) for rows in merged["rows"].values()), default=0)
     for name, rows in list(merged["rows"].items()):
         if len(rows) > common:
             merged["methods"][f"{name} (tasks 0–{common - 1})"] = summarize(rows[:common], merged["resolution"])
