@@ -103,7 +103,7 @@ class DragSettings:
     stop_distance: float
     lr: float
     mask_weight: float
-    motion_anchor: float = 0.0
+    motion_anchor: float
 
 
 def model_drag_defaults(generator: EditableGenerator) -> dict:
