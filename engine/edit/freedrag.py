@@ -1,11 +1,14 @@
-"""FreeDrag (Ling et al., CVPR 2024): drag without point tracking.
+"""FreeDrag (Ling et al., CVPR 2024): drag steered by templates and a line search, not by tracking.
 
 Each handle keeps a template of its content (a 3×3 patch of feature reads). The optimisation moves
 that template to an intermediate *sub-target* in short sub-motions; after each one the template adapts
 to what is actually there (more when the match is good) and a line search picks the next sub-target
 ("fuzzy localisation"), backing off when the content did not follow. Written from the paper's
-description; the loss scale `l` is calibrated per drag from the features (see `calibrate_scale`)
-because the published l = 0.3 is in the units of one particular model's features.
+description, with one addition: the positions it reports and its arrival test use DragGAN's tracker
+(nearest neighbour to the handle's original feature), because on a soft model the adaptive template
+can follow content that was repainted rather than moved and the sub-target then claims arrival while
+the content stayed (docs/drag.md); the tracker does not steer the optimisation. The loss scale `l`
+is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in the units of one particular model's features.
 """
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from typing import Callable
 
 import torch
 
-from .features import mask_to_features, sample_features
+from .features import mask_to_features, sample_features, square_offsets
 from .motion import mask_preservation_loss
 from .optimization import LatentOptimizer
+from .tracking import track_points
 
 SUB_MOTION_STEPS = 5
 LINE_SEARCH_CANDIDATES = 10
@@ -29,6 +33,7 @@ SCALE_REACH = 0.5  # l = template distance this many d_max toward the target (se
 class FreeDragSettings:
     template_spacing: float  # image px between the template's 3×3 reads (0.75 feature px)
     max_move: float  # d_max: farthest a sub-target is placed from the current position, image px
+    track_spacing: float  # image px between the tracker's candidates (its window is ±d_max)
     stop_distance: float
     mask_weight: float
 
@@ -37,7 +42,7 @@ class FreeDragSettings:
         """Same scaling as DragGAN's settings: template spacing in feature px, d_max = the tracking
         radius (both are "how far content may move per decision")."""
         return cls(template_spacing=0.75 * s.feature_px, max_move=s.track_radius,
-                   stop_distance=s.stop_distance, mask_weight=s.mask_weight)
+                   track_spacing=s.track_spacing, stop_distance=s.stop_distance, mask_weight=s.mask_weight)
 
 
 def template_offsets(spacing: float, device: torch.device) -> torch.Tensor:
@@ -71,14 +76,21 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
                  editable: torch.Tensor | None, max_steps: int,
                  report: Callable[[int, torch.Tensor, list[float]], None], cancelled: Callable[[], bool],
                  res: int) -> tuple[torch.Tensor, int, bool]:
-    """The FreeDrag loop; returns (final positions [N, 2], steps, converged)."""
+    """The FreeDrag loop; returns (tracked content positions [N, 2], steps, converged).
+
+    Converged means every sub-target is within the stop distance with a matching template *and* the
+    tracker finds the handle's original content within d_max of the target: the tracker is not what
+    the loss optimises, so its bilinear read is only good to ~0.5 px (docs/drag.md, Known limits),
+    while a repainted handle leaves the content several px behind."""
     offsets = template_offsets(s.template_spacing, handles.device)
+    window = square_offsets(s.max_move, s.track_spacing, handles.device)
     features = latent.features()
     initial_features = features.detach()
     outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
+    handle_features = sample_features(initial_features, handles, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
-    positions = handles.clone()
+    positions, located = handles.clone(), handles.clone()
     losses = torch.zeros(len(handles), device=handles.device)
     sub_targets = _line_search(initial_features, positions, targets, templates, losses,
                                torch.full_like(losses, math.inf), scale, offsets, s, res)
@@ -95,7 +107,8 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             latent.step(loss)
             steps += 1
             features = latent.features()
-            report(steps, sub_targets, (targets - sub_targets).norm(dim=1).tolist())
+            located = track_points(features.detach(), located, handle_features, window, res)
+            report(steps, located, (targets - located).norm(dim=1).tolist())
             if steps >= max_steps or cancelled():
                 break
         idle_rounds = idle_rounds + 1 if steps == steps_before else 0
@@ -105,13 +118,14 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             positions = sub_targets
             arrived = ((targets - positions).norm(dim=1) <= s.stop_distance) & (new_losses <= 0.25 * scale)
             templates = _adapt_templates(templates, current, new_losses, arrived, scale)
-            if bool(arrived.all()):
+            content_near = (targets - located).norm(dim=1) <= s.max_move  # the tracker's own precision
+            if bool(arrived.all()) and bool(content_near.all()):
                 converged = True
                 break
             sub_targets = _line_search(features.detach(), positions, targets, templates, new_losses, losses,
                                        scale, offsets, s, res)
             losses = new_losses
-    return positions, steps, converged
+    return located, steps, converged
 
 
 def _adapt_templates(templates: torch.Tensor, current: torch.Tensor, losses: torch.Tensor,
