@@ -77,3 +77,15 @@ def test_drag_on_the_bundled_face_model_moves_the_content():
     result = drag(G, ws, [handle], [target])  # the model's settings, default step limit
     found = match_patch(before, result.image, handle, search=10)
     assert distance(found, target) < 0.5 * distance(handle, target)
+
+
+def test_freedrag_reports_where_the_content_is_not_its_sub_target():
+    """Stopped after one step, FreeDrag's sub-target is up to d_max (2 px) ahead of the content;
+    the positions it reports must be the tracked content (the blob's true centre)."""
+    G = BlobGenerator([(18.0, 20.0), (44.0, 42.0)])
+    ws = torch.zeros(1, G.num_ws, G.w_dim)
+    handles, targets = [(18.0, 20.0)], [(30.0, 28.0)]
+    result = drag(G, ws, handles, targets, options=DragOptions(method="freedrag", max_steps=1))
+    true_centre = G.centres(result.ws)[0].tolist()
+    assert not result.converged
+    assert distance(result.handles[0], true_centre) < 0.3
