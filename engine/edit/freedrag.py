@@ -8,7 +8,8 @@ description, with one addition: the positions it reports and its arrival test us
 (nearest neighbour to the handle's original feature), because on a soft model the adaptive template
 can follow content that was repainted rather than moved and the sub-target then claims arrival while
 the content stayed (docs/drag.md); the tracker does not steer the optimisation. The loss scale `l`
-is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in the units of one particular model's features.
+is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in
+the units of one particular model's features.
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             positions = sub_targets
             arrived = ((targets - positions).norm(dim=1) <= s.stop_distance) & (new_losses <= 0.25 * scale)
             templates = _adapt_templates(templates, current, new_losses, arrived, scale)
-            content_near = (targets - located).norm(dim=1) <= s.max_move  # the tracker's own precision
+            content_near = (targets - located).norm(dim=1) <= s.max_move  # margin: see the docstring
             if bool(arrived.all()) and bool(content_near.all()):
                 converged = True
                 break
