@@ -15,10 +15,9 @@ bash scripts/setup.sh
 # OpenMP threads that spin while waiting waste ~4x the CPU on a busy machine (measured: 4.1 vs 0.95
 # CPU-seconds per distillation step at load 12 on 2 cores); passive waiting changes no numbers.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-# Schedule: 16,000 distillation steps, then 400 discriminator-only steps (adv-steps = the D warm-up), so the
-# shipped D has learned teacher vs student. Adversarial G steps are left out: in three tries D fell back to
-# chance within 20-40 G steps, and a slower G that kept D in the game drifted into artifacts
-# (docs/model-card.md). Extra arguments are passed on, e.g.
-# `--run-name faces64-d --init-from engine/models/default/faces64.safetensors` to redo only the D steps.
+# Schedule: 16,000 distillation steps, 750 sharpening steps (G against a patch discriminator, the distillation
+# loss kept as an anchor weighted 30x), then 400 steps that train only the shipped StyleGAN2 D on the finished
+# G_ema (docs/model-card.md has the tries behind this). Extra arguments are passed on, e.g.
+# `--run-name faces64-s --init-from engine/models/default/faces64.safetensors` to start at the sharpening.
 exec .venv/bin/python -m engine.training --cache-dir "${LATENTDRAG_CACHE:-$HOME/.cache/latentdrag}" --threads 2 \
-    run --run-name faces64 --distill-steps 16000 --adv-steps 400 "$@"
+    run --run-name faces64 --distill-steps 16000 --sharpen-steps 750 --d-fit-steps 400 "$@"

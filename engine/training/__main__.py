@@ -45,7 +45,8 @@ def open_pool(args: argparse.Namespace) -> TeacherPool:
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(seed=args.seed, distill_steps=args.distill_steps, adv_steps=args.adv_steps)
+    return TrainConfig(seed=args.seed, distill_steps=args.distill_steps, sharpen_steps=args.sharpen_steps,
+                       d_fit_steps=args.d_fit_steps)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -76,12 +77,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     are reported too: on a shared machine wall time overstates the cost."""
     pool = open_pool(args)
     n = args.steps
-    cfg = TrainConfig(seed=args.seed, distill_steps=n, adv_steps=2 * n, d_warmup_steps=n, log_every=10 ** 9,
+    cfg = TrainConfig(seed=args.seed, distill_steps=n, sharpen_steps=n, d_fit_steps=n, log_every=10 ** 9,
                       checkpoint_minutes=10 ** 9)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(Path(tmp), pool, cfg, log=lambda line: None)
         results = {}
-        for phase, until in (("distill", n), ("d_warmup", 2 * n), ("adversarial", 3 * n)):
+        for phase, until in (("distill", n), ("sharpen", 2 * n), ("fit_d", 3 * n)):
             trainer.run(until - n + 1)     # one untimed step per phase (allocations, lazy init)
             wall, cpu = time.monotonic(), time.process_time()
             trainer.run(until)
@@ -138,10 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     defaults = TrainConfig()
     p.add_argument("--distill-steps", type=int, default=defaults.distill_steps)
-    p.add_argument("--adv-steps", type=int, default=defaults.adv_steps)
+    p.add_argument("--sharpen-steps", type=int, default=defaults.sharpen_steps,
+                   help="G against the patch discriminator, after distillation (default %(default)s)")
+    p.add_argument("--d-fit-steps", type=int, default=defaults.d_fit_steps,
+                   help="last: only the shipped StyleGAN2 discriminator learns (default %(default)s)")
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
-                   help="a new run starts its adversarial phase from this exported model (taken as the end of "
+                   help="a new run starts its sharpening phase from this exported model (taken as the end of "
                         "distillation), e.g. the committed faces64.safetensors; ignored when resuming")
     p.set_defaults(func=cmd_run)
 

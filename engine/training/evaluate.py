@@ -1,5 +1,5 @@
-"""Quality figures for a trained model: sample grids, held-out distillation L1, diversity and
-projection PSNR, each next to a reference (the teacher, an untrained control, the mean image).
+"""Quality figures for a trained model: sample grids, held-out distillation L1, sharpness (edge
+energy), diversity and projection PSNR, each next to a reference (the teacher, an untrained control, the mean image).
 
 Why these: W+ projection alone flatters any network (an untrained one reaches ~25 dB), so the card
 reports the gain over an untrained control, the held-out L1 to the teacher for the same z (the
@@ -45,6 +45,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."""
     mse = (a.clamp(-1, 1) - b).square().mean(dim=[1, 2, 3])
     return 10 * torch.log10(4 / mse.clamp_min(1e-10))
+
+
+def edge_energy(images: torch.Tensor) -> float:
+    """Mean absolute difference between neighbouring pixels: how much fine detail the images carry
+    (a blurred copy scores lower; the sharpening phase is judged by it next to the teacher's)."""
+    return ((images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+            + (images[..., :, 1:] - images[..., :, :-1]).abs().mean()).item()
 
 
 def project(G: Generator, targets: torch.Tensor, steps: int, space: str) -> float:
@@ -121,6 +128,9 @@ def evaluate_model(model_path: Path, teacher: nn.Module, out_dir: Path, projecti
             "mean_teacher_image": (mean_image - held_out).abs().mean().item(),
             "samples": HELD_OUT_L1_SAMPLES, "units": "mean |difference| with pixels in [-1, 1]",
         },
+        "edge_energy": {"student": edge_energy(_render(G, held_out_z)), "teacher": edge_energy(held_out),
+                        "samples": HELD_OUT_L1_SAMPLES,
+                        "units": "mean |difference| of neighbouring pixels, pixels in [-1, 1]"},
         "diversity_pixel_std": {"student": _render(G, grid_z).std(dim=0).mean().item(),
                                 "teacher": teacher_grid.std(dim=0).mean().item(),
                                 "samples": GRID_SIDE ** 2},

@@ -1,11 +1,12 @@
-"""Distil the DCGAN teacher into our StyleGAN2, then fine-tune adversarially with the distillation
-loss kept as an anchor.
+"""Distil the DCGAN teacher into our StyleGAN2, sharpen it against a patch discriminator with the
+distillation loss kept as a strong anchor, then fit the StyleGAN2 discriminator that ships with it.
 
 Why this order (measured on a 2-core CPU, see docs/model-card.md and the training notes): adversarial
 training from scratch needs far more images than a CPU budget allows, while regressing the teacher's
-image for the same z gives face layouts within minutes. The adversarial phase only sharpens; the
-anchor stops it drifting into artifacts. Noise strengths stay at 0 (noise inputs made speckle in
-short runs) but the noise buffers are kept, so the file has NVIDIA's layout.
+image for the same z gives face layouts within minutes but soft ones. The sharpening phase only adds
+local detail; the anchor (weighted far above the adversarial term) keeps every face the teacher's.
+Noise strengths stay at 0 (noise inputs made speckle in short runs) but the noise buffers are kept,
+so the file has NVIDIA's layout.
 
 Everything needed to continue (G, D, G_ema, optimizer states, step, RNG states) is checkpointed every
 few minutes; starting the same command again resumes bit-identically.
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from engine.models.precision import autocast, resolve_precision
 from engine.models.stylegan2 import Discriminator, Generator, StyleGAN2Config
 
+from .patch_discriminator import PatchDiscriminator
 from .pool import TeacherPool
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -44,30 +46,35 @@ def default_model_config() -> StyleGAN2Config:
 
 @dataclass
 class TrainConfig:
-    """Schedule and hyper-parameters. Steps are counted over both phases: distillation runs for
-    `distill_steps`, then adversarial fine-tuning for `adv_steps` (its first `d_warmup_steps` train D only)."""
+    """Schedule and hyper-parameters. Steps are counted over the three phases: distillation for
+    `distill_steps`, sharpening (G against the patch discriminator) for `sharpen_steps`, then
+    `d_fit_steps` that train only the shipped StyleGAN2 discriminator on the finished G."""
     seed: int = 0
     batch: int = 32
     distill_steps: int = 16_000
-    adv_steps: int = 400  # = d_warmup_steps: D only (see scripts/train-default-model.sh)
+    sharpen_steps: int = 750
+    d_fit_steps: int = 400
     distill_lr: float = 2e-3
-    adv_g_lr: float = 5e-4
-    d_lr: float = 1e-3
     distill_betas: tuple[float, float] = (0.9, 0.99)  # plain regression: momentum helps
     # StyleGAN2's mapping network learns at 0.01× (equalised-lr multiplier), right for GAN training but it
     # starves regression: over 100 steps from step 2,386 of the faces64 run, giving the mapping the
     # synthesis' lr cut held-out distillation loss 0.517 → 0.477 (vs 0.520 at 0.01×).
     distill_mapping_lr_scale: float = 100.0
     precision: str = "auto"             # "auto": bf16 autocast where the CPU/GPU computes bf16 natively
-    adv_betas: tuple[float, float] = (0.0, 0.99)      # GAN practice: no momentum
-    # D alone has no game to destabilise, and momentum makes a fresh D learn: after 100 warm-up steps on the
+    downsampled_weight: float = 1.0     # weight of the 4×-downsampled L1 term (layout, colour)
+    # Sharpening (tuned on faces64 from its distilled weights, docs/model-card.md): anchor 10 gave every face
+    # dark goggle-like eye rings within 750 steps; 30 sharpens more slowly and keeps the faces.
+    sharpen_anchor: float = 30.0        # distillation weight next to the adversarial term's 1
+    sharpen_g_lr: float = 2e-4
+    patch_d_lr: float = 1e-3
+    patch_d_width: int = 64
+    sharpen_betas: tuple[float, float] = (0.5, 0.99)
+    patch_r1_gamma: float = 0.1         # R1 on each image's mean patch logit
+    d_lr: float = 1e-3
+    # D alone has no game to destabilise, and momentum makes a fresh D learn: after 100 steps on the
     # distilled faces64, D loss 1.104 with (0.9, 0.99) vs 1.347 with (0, 0.99) (chance: 1.386); a higher lr
     # without momentum (3e-3, 1e-2) did not help.
-    d_warmup_betas: tuple[float, float] = (0.9, 0.99)
-    downsampled_weight: float = 1.0     # weight of the 4×-downsampled L1 term (layout, colour)
-    anchor_start: float = 1.0           # distillation weight at the start of the adversarial phase ...
-    anchor_end: float = 0.3             # ... decaying linearly to this
-    d_warmup_steps: int = 400
+    d_fit_betas: tuple[float, float] = (0.9, 0.99)
     r1_gamma: float = 0.05
     r1_interval: int = 16
     ema_kimg: float = 5.0
@@ -77,7 +84,7 @@ class TrainConfig:
 
     @property
     def total_steps(self) -> int:
-        return self.distill_steps + self.adv_steps
+        return self.distill_steps + self.sharpen_steps + self.d_fit_steps
 
     def to_json_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,10 +123,12 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.G = Generator(self.model_cfg).train()
         self.D = Discriminator(self.model_cfg).train()
+        self.patch_D = PatchDiscriminator(self.model_cfg.img_channels, cfg.patch_d_width).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_G = torch.optim.Adam(generator_param_groups(self.G), lr=cfg.distill_lr, betas=cfg.distill_betas)
         self.compute_dtype = resolve_precision(cfg.precision, torch.device("cpu"))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.adv_betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.d_fit_betas)
+        self.opt_patch_D = torch.optim.Adam(self.patch_D.parameters(), lr=cfg.patch_d_lr, betas=cfg.sharpen_betas)
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.warm_start_source = ""  # the model file a warm-started run began from
@@ -132,27 +141,46 @@ class Trainer:
     # --- phases -------------------------------------------------------------------------------
     def phase(self, step: int | None = None) -> str:
         step = self.step if step is None else step
-        return "distill" if step < self.cfg.distill_steps else "adversarial"
-
-    def anchor_weight(self) -> float:
-        t = (self.step - self.cfg.distill_steps) / max(self.cfg.adv_steps, 1)
-        t = min(max(t, 0.0), 1.0)
-        return self.cfg.anchor_start + (self.cfg.anchor_end - self.cfg.anchor_start) * t
+        if step < self.cfg.distill_steps:
+            return "distill"
+        return "sharpen" if step < self.cfg.distill_steps + self.cfg.sharpen_steps else "fit_d"
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = torch.randint(len(self.pool), [self.cfg.batch], generator=self.data_rng)
         return self.pool.batch(indices)
 
-    def _generate(self, z: torch.Tensor) -> torch.Tensor:
-        ws = self.G.mapping(z, update_emas=True)    # tiny MLP; float32 keeps w_avg's statistics exact
+    def _generate(self, z: torch.Tensor, G: Generator | None = None) -> torch.Tensor:
+        G = G or self.G
+        ws = G.mapping(z, update_emas=G is self.G)  # tiny MLP; float32 keeps w_avg's statistics exact
         with autocast(torch.device("cpu"), self.compute_dtype):
-            image = self.G.synthesis.run(ws, noise_mode="none").image
+            # Non-fused even for the eval-mode G_ema: for a batch it is the fast path on CPU.
+            image = G.synthesis.run(ws, noise_mode="none", fused=False).image
         return image.float()
 
-    def _discriminate(self, images: torch.Tensor) -> torch.Tensor:
+    def _discriminate(self, D: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
         with autocast(torch.device("cpu"), self.compute_dtype):
-            logits = self.D(images)
+            logits = D(images)
         return logits.float()
+
+    def _logistic_d_step(self, D: torch.nn.Module, optimizer: torch.optim.Optimizer, fake: torch.Tensor,
+                         real: torch.Tensor, r1_gamma: float, phase_step: int) -> dict[str, float]:
+        """Logistic loss + lazy R1 (on each image's mean logit, so a patch critic's penalty does not grow
+        with its number of patches)."""
+        cfg = self.cfg
+        d_loss = F.softplus(self._discriminate(D, fake)).mean() + F.softplus(-self._discriminate(D, real)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        stats = {"d": d_loss.item()}
+        if phase_step % cfg.r1_interval == 0:
+            real_r1 = real.detach().requires_grad_(True)
+            # R1 stays float32: a second-order gradient of a small penalty is where bf16 rounding bites.
+            logits = D(real_r1).flatten(1).mean(1)
+            (grad,) = torch.autograd.grad(logits.sum(), real_r1, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            (r1 * (r1_gamma / 2) * cfg.r1_interval).backward()
+            stats["r1"] = r1.item()
+        optimizer.step()
+        return stats
 
     def distill_step(self) -> dict[str, float]:
         z, target = self._next_batch()
@@ -163,40 +191,32 @@ class Trainer:
         self.opt_G.step()
         return {"distill": loss.item()}
 
-    def adversarial_step(self) -> dict[str, float]:
-        """Non-saturating logistic loss + anchor for G; logistic loss + lazy R1 for D."""
+    def sharpen_step(self) -> dict[str, float]:
+        """G: non-saturating loss from the patch critic + the anchored distillation loss; then the critic."""
         cfg = self.cfg
         z, real = self._next_batch()
-        adv_step = self.step - cfg.distill_steps
-        train_g = adv_step >= cfg.d_warmup_steps
-        stats: dict[str, float] = {}
-        if train_g:
-            self.D.requires_grad_(False)
-            fake = self._generate(z)
-            g_adv = F.softplus(-self._discriminate(fake)).mean()
-            anchor = distillation_loss(fake, real, cfg.downsampled_weight)
-            self.opt_G.zero_grad(set_to_none=True)
-            (g_adv + self.anchor_weight() * anchor).backward()
-            self.opt_G.step()
-            self.D.requires_grad_(True)
-            fake = fake.detach()
-            stats.update(g_adv=g_adv.item(), distill=anchor.item())
-        else:
-            with torch.no_grad():
-                fake = self._generate(z)
-        d_loss = F.softplus(self._discriminate(fake)).mean() + F.softplus(-self._discriminate(real)).mean()
-        self.opt_D.zero_grad(set_to_none=True)
-        d_loss.backward()
-        if adv_step % cfg.r1_interval == 0:
-            real_r1 = real.detach().requires_grad_(True)
-            # R1 stays float32: a second-order gradient of a small penalty is where bf16 rounding bites.
-            (grad,) = torch.autograd.grad(self.D(real_r1).sum(), real_r1, create_graph=True)
-            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
-            (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
-            stats["r1"] = r1.item()
-        self.opt_D.step()
-        stats["d"] = d_loss.item()
+        self.patch_D.requires_grad_(False)
+        fake = self._generate(z)
+        g_adv = F.softplus(-self._discriminate(self.patch_D, fake)).mean()
+        anchor = distillation_loss(fake, real, cfg.downsampled_weight)
+        self.opt_G.zero_grad(set_to_none=True)
+        (g_adv + cfg.sharpen_anchor * anchor).backward()
+        self.opt_G.step()
+        self.patch_D.requires_grad_(True)
+        stats = {"g_adv": g_adv.item(), "distill": anchor.item()}
+        stats.update(self._logistic_d_step(self.patch_D, self.opt_patch_D, fake.detach(), real,
+                                           cfg.patch_r1_gamma, self.step - cfg.distill_steps))
         return stats
+
+    def fit_d_step(self) -> dict[str, float]:
+        """The shipped StyleGAN2 D learns teacher vs the finished student, G_ema (the generator that ships);
+        no generator changes."""
+        cfg = self.cfg
+        z, real = self._next_batch()
+        with torch.no_grad():
+            fake = self._generate(z, self.G_ema)
+        return self._logistic_d_step(self.D, self.opt_D, fake, real, cfg.r1_gamma,
+                                     self.step - cfg.distill_steps - cfg.sharpen_steps)
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -210,15 +230,12 @@ class Trainer:
             b_ema.copy_(b)
 
     def _set_hyperparameters(self) -> None:
-        warming_up_d = self.step - self.cfg.distill_steps < self.cfg.d_warmup_steps
-        for group in self.opt_D.param_groups:
-            group["betas"] = self.cfg.d_warmup_betas if warming_up_d else self.cfg.adv_betas
         distilling = self.phase() == "distill"
         for group in self.opt_G.param_groups:
-            group["lr"] = self.cfg.distill_lr if distilling else self.cfg.adv_g_lr
+            group["lr"] = self.cfg.distill_lr if distilling else self.cfg.sharpen_g_lr
             if distilling and group["name"] == "mapping":
                 group["lr"] *= self.cfg.distill_mapping_lr_scale
-            group["betas"] = self.cfg.distill_betas if distilling else self.cfg.adv_betas
+            group["betas"] = self.cfg.distill_betas if distilling else self.cfg.sharpen_betas
 
     # --- loop ---------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -234,8 +251,9 @@ class Trainer:
             t0, cpu0 = time.monotonic(), time.process_time()
             phase = self.phase()
             self._set_hyperparameters()
-            stats = self.distill_step() if phase == "distill" else self.adversarial_step()
-            self.update_ema()
+            stats = {"distill": self.distill_step, "sharpen": self.sharpen_step, "fit_d": self.fit_d_step}[phase]()
+            if phase != "fit_d":
+                self.update_ema()
             self.step += 1
             self.seconds += time.monotonic() - t0
             self.cpu_seconds += time.process_time() - cpu0
@@ -244,7 +262,8 @@ class Trainer:
                 sums[key] = sums.get(key, 0.0) + value
             if self.step == cfg.distill_steps:
                 self.save_snapshot(self.run_dir / DISTILLED_NAME)
-            if self.step % cfg.log_every == 0 or self.step == until:
+            # A phase's last step closes the window, so no logged average mixes two phases' losses.
+            if self.step % cfg.log_every == 0 or self.step == until or self.phase() != phase:
                 elapsed = time.monotonic() - window_start
                 self.log_json({"step": self.step, "phase": phase,
                                **{k: round(v / window_steps, 5) for k, v in sums.items()},
@@ -258,11 +277,12 @@ class Trainer:
         self.save_checkpoint()
 
     def warm_start(self, G: Generator, D: Discriminator | None, source: str) -> None:
-        """Begin a new run at the adversarial phase from an exported model taken as the end of
-        distillation: G and G_ema from its generator, D from its discriminator when it has one.
+        """Begin a new run at the sharpening phase from an exported model taken as the end of
+        distillation: G and G_ema from its generator, D from its discriminator when it has one (it is
+        trained on in the last phase).
 
         Why: a run's checkpoint lives outside git; the committed model is enough to go on with the
-        fine-tuning on a fresh machine. Adam starts fresh (the adversarial phase uses other betas anyway).
+        fine-tuning on a fresh machine. Adam starts fresh (the later phases use other betas anyway).
         """
         if self.step:
             raise ValueError(f"warm start needs a new run; {self.run_dir} is already at step {self.step}")
@@ -289,6 +309,7 @@ class Trainer:
                 "train_config": json.dumps(self.cfg.to_json_dict()),
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "patch_D": self.patch_D.state_dict(), "opt_patch_D": self.opt_patch_D.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "torch_rng": torch.get_rng_state(), "data_rng": self.data_rng.get_state()}
 
@@ -312,14 +333,19 @@ class Trainer:
         if saved_model_cfg != self.model_cfg.to_json_dict():
             raise ValueError(f"checkpoint {path} was made for a different architecture: {saved_model_cfg}")
         saved_cfg = json.loads(state["train_config"])
+        if "sharpen_steps" not in saved_cfg:
+            raise ValueError(f"checkpoint {path} was made by an earlier trainer (adversarial phase with the "
+                             "StyleGAN2 D); start a new run name, e.g. with --init-from an exported model")
         if saved_cfg["seed"] != self.cfg.seed or saved_cfg["batch"] != self.cfg.batch:
             raise ValueError(f"checkpoint {path} was made with seed {saved_cfg['seed']} and batch "
                              f"{saved_cfg['batch']}; start a new run name to change them")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
+        self.patch_D.load_state_dict(state["patch_D"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
+        self.opt_patch_D.load_state_dict(state["opt_patch_D"])
         torch.set_rng_state(state["torch_rng"])
         self.data_rng.set_state(state["data_rng"])
         self.step = int(state["step"])
@@ -336,23 +362,23 @@ class SnapshotInfo:
     seconds: float
     phase: str          # the phase of the last step trained
     distill_steps: int | None = None    # the schedule, where the file records it (checkpoints do)
-    d_warmup_steps: int | None = None
+    sharpen_steps: int | None = None
     warm_start: str = ""                # the model file a warm-started run began from
 
     def stage(self) -> str:
         """Where training stood, in words: how many steps of each kind the weights have seen."""
-        if self.distill_steps is None or self.d_warmup_steps is None:
+        if self.distill_steps is None or self.sharpen_steps is None:
             return f"{self.phase} phase after {self.step} steps of batch 32"
         distill = min(self.step, self.distill_steps)
-        d_only = min(max(self.step - self.distill_steps, 0), self.d_warmup_steps)
-        adversarial = max(self.step - self.distill_steps - self.d_warmup_steps, 0)
+        sharpen = min(max(self.step - self.distill_steps, 0), self.sharpen_steps)
+        d_only = max(self.step - self.distill_steps - self.sharpen_steps, 0)
         parts = [f"{distill} distillation steps of batch 32"]
         if self.warm_start:
             parts[0] += f" (an earlier run, exported as {Path(self.warm_start).name})"
+        if sharpen:
+            parts.append(f"{sharpen} sharpening steps against a patch discriminator")
         if d_only:
             parts.append(f"{d_only} discriminator-only steps")
-        if adversarial:
-            parts.append(f"{adversarial} adversarial steps")
         return ", then ".join(parts)
 
 
@@ -365,5 +391,5 @@ def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, Snapshot
     D.load_state_dict(state["D"])
     schedule = json.loads(state["train_config"]) if "train_config" in state else {}
     info = SnapshotInfo(int(state["step"]), float(state["seconds"]), state["phase"],
-                        schedule.get("distill_steps"), schedule.get("d_warmup_steps"), state.get("warm_start", ""))
+                        schedule.get("distill_steps"), schedule.get("sharpen_steps"), state.get("warm_start", ""))
     return G.eval().requires_grad_(False), D.eval().requires_grad_(False), info

@@ -1,4 +1,6 @@
 """The trainer on a tiny model and a synthetic teacher pool: learning, resumability, export."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -31,7 +33,7 @@ def tiny_pool():
 
 
 def tiny_train_config(**overrides):
-    base = dict(batch=8, distill_steps=4, adv_steps=6, d_warmup_steps=2, r1_interval=2, log_every=1,
+    base = dict(batch=8, distill_steps=4, sharpen_steps=4, d_fit_steps=2, r1_interval=2, log_every=1,
                 checkpoint_minutes=60)
     return TrainConfig(**{**base, **overrides})
 
@@ -48,7 +50,7 @@ def fixed_batch_loss(trainer, pool):
 
 
 def test_distillation_steps_reduce_the_loss(tmp_path, tiny_pool):
-    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=40, adv_steps=0)
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=40, sharpen_steps=0, d_fit_steps=0)
     before = fixed_batch_loss(trainer, tiny_pool)
     trainer.run()
     after = fixed_batch_loss(trainer, tiny_pool)
@@ -59,8 +61,8 @@ def test_distillation_steps_reduce_the_loss(tmp_path, tiny_pool):
 
 
 def test_mapping_gets_its_own_learning_rate_only_while_distilling(tmp_path, tiny_pool):
-    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=2, adv_steps=2, d_warmup_steps=0,
-                           distill_lr=1e-3, adv_g_lr=5e-4, distill_mapping_lr_scale=50.0)
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=2, sharpen_steps=2, d_fit_steps=0,
+                           distill_lr=1e-3, sharpen_g_lr=5e-4, distill_mapping_lr_scale=50.0)
     lrs = lambda: {g["name"]: g["lr"] for g in trainer.opt_G.param_groups}
     trainer.run(until_step=1)
     assert lrs() == {"synthesis": 1e-3, "mapping": 5e-2}
@@ -74,7 +76,7 @@ def test_mapping_gets_its_own_learning_rate_only_while_distilling(tmp_path, tiny
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_both_precisions_learn_and_keep_float32_weights(tmp_path, tiny_pool, precision):
-    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=40, adv_steps=0, precision=precision)
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=40, sharpen_steps=0, d_fit_steps=0, precision=precision)
     before = fixed_batch_loss(trainer, tiny_pool)
     trainer.run()
     assert fixed_batch_loss(trainer, tiny_pool) < 0.75 * before
@@ -86,24 +88,55 @@ def test_resume_continues_bit_identically(tmp_path, tiny_pool):
     straight = make_trainer(tmp_path / "straight", tiny_pool)
     straight.run()
     interrupted = make_trainer(tmp_path / "split", tiny_pool)
-    interrupted.run(until_step=5)          # stops inside the adversarial phase, during D warm-up
+    interrupted.run(until_step=5)          # stops inside the sharpening phase
     assert (tmp_path / "split" / DISTILLED_NAME).exists()
     resumed = make_trainer(tmp_path / "split", tiny_pool)
     assert resumed.step == 5
     resumed.run()
     assert resumed.step == straight.step == 10
-    for name in ("G", "D", "G_ema"):
+    for name in ("G", "D", "G_ema", "patch_D"):
         a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), f"{name}.{key} differs after resume"
-    # The adversarial phase really trained D (and G after the warm-up).
+    # The later phases really trained both discriminators.
     fresh = make_trainer(tmp_path / "fresh", tiny_pool)
     assert not torch.equal(fresh.D.b4.out.weight, resumed.D.b4.out.weight)
+    assert not torch.equal(fresh.patch_D.net[0].weight, resumed.patch_D.net[0].weight)
+
+
+def test_sharpening_moves_only_g_and_the_critic_and_fitting_d_moves_only_d(tmp_path, tiny_pool):
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=2, sharpen_steps=3, d_fit_steps=3, log_every=4)
+    trainer.run(until_step=2)
+    snapshot = lambda: {name: {k: v.clone() for k, v in getattr(trainer, name).state_dict().items()}
+                        for name in ("G", "G_ema", "D", "patch_D")}
+    changed = lambda a, b: {name for name in a if any(not torch.equal(a[name][k], b[name][k]) for k in a[name])}
+    start = snapshot()
+    trainer.run(until_step=5)
+    assert trainer.phase() == "fit_d"
+    sharpened = snapshot()
+    assert changed(start, sharpened) == {"G", "G_ema", "patch_D"}
+    trainer.run()
+    assert changed(sharpened, snapshot()) == {"D"}, "fitting D must leave the shipped generator as it is"
+    records = [json.loads(line) for line in (tmp_path / "train.log").read_text().splitlines()]
+    logged = [(r["phase"], "g_adv" in r) for r in records if "phase" in r]
+    assert ("sharpen", True) in logged and ("fit_d", False) in logged
+    assert ("fit_d", True) not in logged, "a logged average must not mix the sharpening and D-only phases"
+
+
+def test_a_checkpoint_of_the_earlier_trainer_is_refused_with_a_way_forward(tmp_path, tiny_pool):
+    trainer = make_trainer(tmp_path, tiny_pool, distill_steps=1, sharpen_steps=0, d_fit_steps=0)
+    trainer.run()
+    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    old = {k: v for k, v in json.loads(state["train_config"]).items() if k not in ("sharpen_steps", "d_fit_steps")}
+    state["train_config"] = json.dumps({**old, "adv_steps": 400})
+    torch.save(state, tmp_path / CHECKPOINT_NAME)
+    with pytest.raises(ValueError, match="earlier trainer.*--init-from"):
+        make_trainer(tmp_path, tiny_pool)
 
 
 def test_resume_refuses_a_different_architecture(tmp_path, tiny_pool):
-    make_trainer(tmp_path, tiny_pool, distill_steps=1, adv_steps=0).run()
+    make_trainer(tmp_path, tiny_pool, distill_steps=1, sharpen_steps=0, d_fit_steps=0).run()
     other = tiny_model_config()
     other.w_dim = 16
     with pytest.raises(ValueError, match="different architecture"):
@@ -111,7 +144,7 @@ def test_resume_refuses_a_different_architecture(tmp_path, tiny_pool):
 
 
 def test_export_loads_through_the_public_loader(tmp_path, tiny_pool):
-    trainer = make_trainer(tmp_path / "run", tiny_pool, distill_steps=3, adv_steps=0)
+    trainer = make_trainer(tmp_path / "run", tiny_pool, distill_steps=3, sharpen_steps=0, d_fit_steps=0)
     trainer.run()
     out = tmp_path / "model.safetensors"
     assert training_main(["export", "--checkpoint", str(tmp_path / "run" / CHECKPOINT_NAME),
@@ -138,8 +171,8 @@ def test_stop_request_checkpoints_and_the_next_run_resumes_there(tmp_path, tiny_
     assert make_trainer(tmp_path, tiny_pool).step == 3
 
 
-def test_warm_start_from_an_exported_model_begins_the_adversarial_phase(tmp_path, tiny_pool):
-    distilled = make_trainer(tmp_path / "distilled", tiny_pool, distill_steps=3, adv_steps=0)
+def test_warm_start_from_an_exported_model_begins_the_sharpening_phase(tmp_path, tiny_pool):
+    distilled = make_trainer(tmp_path / "distilled", tiny_pool, distill_steps=3, sharpen_steps=0, d_fit_steps=0)
     distilled.run()
     out = tmp_path / "model.safetensors"
     training_main(["export", "--checkpoint", str(tmp_path / "distilled" / CHECKPOINT_NAME), "--out", str(out)])
@@ -147,7 +180,7 @@ def test_warm_start_from_an_exported_model_begins_the_adversarial_phase(tmp_path
 
     trainer = make_trainer(tmp_path / "adv", tiny_pool)
     trainer.warm_start(loaded.G, loaded.D, str(out))
-    assert trainer.step == trainer.cfg.distill_steps and trainer.phase() == "adversarial"
+    assert trainer.step == trainer.cfg.distill_steps and trainer.phase() == "sharpen"
     z = torch.randn(2, Z_DIM)
     with torch.no_grad():
         assert torch.equal(trainer.G_ema(z, noise_mode="const"), distilled.G_ema(z, noise_mode="const"))
@@ -158,8 +191,9 @@ def test_warm_start_from_an_exported_model_begins_the_adversarial_phase(tmp_path
     assert trainer.step == trainer.cfg.total_steps
     continued = tmp_path / "continued.safetensors"
     training_main(["export", "--checkpoint", str(tmp_path / "adv" / CHECKPOINT_NAME), "--out", str(continued)])
-    assert ("4 distillation steps of batch 32 (an earlier run, exported as model.safetensors), then 2 "
-            "discriminator-only steps, then 4 adversarial steps") in engine.models.loading.read_model_info(continued).description
+    assert ("4 distillation steps of batch 32 (an earlier run, exported as model.safetensors), then 4 sharpening "
+            "steps against a patch discriminator, then 2 discriminator-only steps"
+            ) in engine.models.loading.read_model_info(continued).description
     with pytest.raises(ValueError, match="needs a new run"):
         trainer.warm_start(loaded.G, loaded.D, str(out))
 
