@@ -150,7 +150,7 @@ class Trainer:
         return self.pool.batch(indices)
 
     def _generate(self, z: torch.Tensor, G: Generator | None = None) -> torch.Tensor:
-        G = G or self.G
+        G = self.G if G is None else G
         ws = G.mapping(z, update_emas=G is self.G)  # tiny MLP; float32 keeps w_avg's statistics exact
         with autocast(torch.device("cpu"), self.compute_dtype):
             # Non-fused even for the eval-mode G_ema: for a batch it is the fast path on CPU.
