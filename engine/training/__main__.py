@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
                    help="a new run starts its sharpening phase from this exported model (taken as the end of "
-                        "distillation), e.g. the committed faces64.safetensors; ignored when resuming")
+                        "distillation), e.g. the distilled faces64 from git history (docs/model-card.md); ignored "
+                        "when resuming")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure seconds per step of each phase")

@@ -1,5 +1,6 @@
 """Quality figures for a trained model: sample grids, held-out distillation L1, sharpness (edge
-energy), diversity and projection PSNR, each next to a reference (the teacher, an untrained control, the mean image).
+energy), diversity and projection PSNR, each next to a reference (the teacher, an untrained control,
+the mean image).
 
 Why these: W+ projection alone flatters any network (an untrained one reaches ~25 dB), so the card
 reports the gain over an untrained control, the held-out L1 to the teacher for the same z (the
