@@ -110,8 +110,9 @@ def evaluate_model(model_path: Path, teacher: nn.Module, out_dir: Path, projecti
     teacher = teacher.eval().requires_grad_(False)
     out_dir = Path(out_dir)
     grid_z = seed_latents(range(GRID_SIDE ** 2), G.z_dim)
-    for psi in (1.0, 0.7):
-        save_grid(_render(G, grid_z, psi), out_dir / f"default-model-samples-psi{psi:g}.png")
+    grids = {psi: _render(G, grid_z, psi) for psi in (1.0, 0.7)}
+    for psi, images in grids.items():
+        save_grid(images, out_dir / f"default-model-samples-psi{psi:g}.png")
     with torch.no_grad():
         teacher_grid = teacher(grid_z)
     save_grid(teacher_grid, out_dir / "default-model-teacher-samples.png")
@@ -119,20 +120,21 @@ def evaluate_model(model_path: Path, teacher: nn.Module, out_dir: Path, projecti
     held_out_z = seed_latents(range(HELD_OUT_SEED_BASE, HELD_OUT_SEED_BASE + HELD_OUT_L1_SAMPLES), G.z_dim)
     with torch.no_grad():
         held_out = teacher(held_out_z)
+    student_held_out = _render(G, held_out_z)
     control = untrained_control(G)
     mean_image = held_out.mean(dim=0, keepdim=True)
     report: dict = {
         "model": loaded.meta.name, "file": model_path.name, "description": loaded.meta.description,
         "held_out_l1": {
-            "student": (_render(G, held_out_z) - held_out).abs().mean().item(),
+            "student": (student_held_out - held_out).abs().mean().item(),
             "untrained_control": (_render(control, held_out_z) - held_out).abs().mean().item(),
             "mean_teacher_image": (mean_image - held_out).abs().mean().item(),
             "samples": HELD_OUT_L1_SAMPLES, "units": "mean |difference| with pixels in [-1, 1]",
         },
-        "edge_energy": {"student": edge_energy(_render(G, held_out_z)), "teacher": edge_energy(held_out),
+        "edge_energy": {"student": edge_energy(student_held_out), "teacher": edge_energy(held_out),
                         "samples": HELD_OUT_L1_SAMPLES,
                         "units": "mean |difference| of neighbouring pixels, pixels in [-1, 1]"},
-        "diversity_pixel_std": {"student": _render(G, grid_z).std(dim=0).mean().item(),
+        "diversity_pixel_std": {"student": grids[1.0].std(dim=0).mean().item(),
                                 "teacher": teacher_grid.std(dim=0).mean().item(),
                                 "samples": GRID_SIDE ** 2},
     }
