@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated method/preset[/precision] list")
     parser.add_argument("--options", default="", help="DragOptions overrides, e.g. r2=12,stop_distance=2")
     parser.add_argument("--label", default="", help="suffix for the method names in the report")
+    parser.add_argument("--no-model-defaults", action="store_true",
+                        help="ignore the drag settings the model file recommends (the published defaults apply)")
     parser.add_argument("--timing-steps", type=int, default=3, help="steps timed at 512 px (0 = skip)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared 2-core machine 2 threads were 5x slower)")
@@ -527,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> dict:
     G, model_name = load_generator(args.model)
+    if args.no_model_defaults:
+        G.drag_defaults = {}
     tracker = FlowTracker()
     tasks = make_tasks(G.img_resolution, args.tasks)
     overrides = parse_overrides(args.options)

@@ -50,6 +50,7 @@ class DragOptions:
     latent_space: str = "w+"
     r1: float | None = None
     motion_anchor: float | None = None  # 0 = DragGAN's published reference … 1; see motion_supervision_loss
+    template_anchor: float | None = None  # FreeDrag: 0 = the published adapted template … 1 = the original
     r2: float | None = None
     mask_weight: float | None = None
     stop_distance: float | None = None
@@ -96,6 +97,7 @@ class DragSettings:
     feature_block: str
     feature_px: float  # image pixels per feature-map pixel
     patch_radius: float
+    patch_radius_set: bool  # r1 came from the caller or the model, not the published default
     patch_spacing: float
     step: float
     track_radius: float
@@ -104,13 +106,14 @@ class DragSettings:
     lr: float
     mask_weight: float
     motion_anchor: float
+    template_anchor: float
 
 
 def model_drag_defaults(generator: EditableGenerator) -> dict:
     """The drag settings the generator's model file recommends (`drag_defaults`: optimize_rows, lr,
-    r1, motion_anchor), or {}. The best values depend on the model — how fine the structure its first
-    rows control is, how its features scale — so a model's author may tune them; options the caller
-    sets win."""
+    r1, motion_anchor, template_anchor), or {}. The best values depend on the model — how fine the
+    structure its first rows control is, how its features scale — so a model's author may tune them;
+    options the caller sets win."""
     return dict(getattr(generator, "drag_defaults", None) or {})
 
 
@@ -130,10 +133,12 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
     feature_px = res / feature_res
     step = 0.25 * feature_px
     track_spacing = min(1.0, res / 256)
+    r1 = options.r1 if options.r1 is not None else recommended.get("r1")
     return DragSettings(
         feature_block=block,
         feature_px=feature_px,
-        patch_radius=options.r1 if options.r1 is not None else recommended.get("r1", 0.75 * feature_px),
+        patch_radius=r1 if r1 is not None else 0.75 * feature_px,
+        patch_radius_set=r1 is not None,
         patch_spacing=0.25 * feature_px,
         step=step,
         track_radius=options.r2 if options.r2 is not None else max(12 * res / 512, 2 * step),
@@ -144,6 +149,8 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
                      else DEFAULT_MASK_WEIGHT[options.method]),
         motion_anchor=(options.motion_anchor if options.motion_anchor is not None
                        else recommended.get("motion_anchor", 0.0)),
+        template_anchor=(options.template_anchor if options.template_anchor is not None
+                         else recommended.get("template_anchor", 0.0)),
     )
 
 
@@ -182,7 +189,7 @@ def drag(generator: EditableGenerator, ws: torch.Tensor, handles: Sequence[Seque
             final, steps, converged = _run_draggan(latent, settings, handle_points, target_points,
                                                    editable, options.max_steps, reporter, res)
         else:
-            final, steps, converged = run_freedrag(latent, FreeDragSettings.from_drag(settings),
+            final, steps, converged = run_freedrag(latent, FreeDragSettings.from_drag(settings, device),
                                                    handle_points, target_points, editable,
                                                    options.max_steps, reporter.report, reporter.cancelled, res)
         image = latent.render()
@@ -262,10 +269,11 @@ def _validate_options(generator: EditableGenerator, o: DragOptions) -> None:
                          "reference already works at the feature block's resolution")
     if o.precision not in PRECISIONS:
         raise ValueError(f"options.precision must be one of {PRECISIONS}, got {o.precision!r}")
-    anchor = o.motion_anchor
-    if anchor is not None and not (isinstance(anchor, (int, float)) and not isinstance(anchor, bool)
-                                   and 0 <= anchor <= 1):
-        raise ValueError(f"options.motion_anchor must be a number in [0, 1] or None, got {anchor!r}")
+    for name in ("motion_anchor", "template_anchor"):
+        anchor = getattr(o, name)
+        if anchor is not None and not (isinstance(anchor, (int, float)) and not isinstance(anchor, bool)
+                                       and 0 <= anchor <= 1):
+            raise ValueError(f"options.{name} must be a number in [0, 1] or None, got {anchor!r}")
     if o.latent_space not in LATENT_SPACES:
         raise ValueError(f"options.latent_space must be one of {LATENT_SPACES}, got {o.latent_space!r}")
     optional_rows = () if o.optimize_rows is None else ("optimize_rows",)  # None: the model's or published

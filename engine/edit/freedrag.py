@@ -9,7 +9,11 @@ description, with one addition: the positions it reports and its arrival test us
 can follow content that was repainted rather than moved and the sub-target then claims arrival while
 the content stayed (docs/drag.md); the tracker does not steer the optimisation. The loss scale `l`
 is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in
-the units of one particular model's features.
+the units of one particular model's features. Two optional departures a model may recommend
+(`DragOptions.template_anchor`, `r1`): the sub-motions pull toward a blend of the handle's original
+template and the adapted one (the adapted template alone still decides the line search and arrival),
+and the template is DragGAN's supervision disk instead of 3×3 reads. On the bundled faces64 a template
+that drifts with repainted content is what kept the content behind (docs/drag.md).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from .features import mask_to_features, sample_features, square_offsets
+from .features import disk_offsets, mask_to_features, sample_features, square_offsets
 from .motion import mask_preservation_loss
 from .optimization import LatentOptimizer
 from .tracking import track_points
@@ -32,18 +36,24 @@ SCALE_REACH = 0.5  # l = template distance this many d_max toward the target (se
 
 @dataclass(frozen=True)
 class FreeDragSettings:
-    template_spacing: float  # image px between the template's 3×3 reads (0.75 feature px)
+    template_offsets: torch.Tensor  # [K, 2] image-px reads around a point that make up its template
     max_move: float  # d_max: farthest a sub-target is placed from the current position, image px
     track_spacing: float  # image px between the tracker's candidates (its window is ±d_max)
     stop_distance: float
     mask_weight: float
+    template_anchor: float  # share of the handle's original template in what a sub-motion pulls toward
 
     @classmethod
-    def from_drag(cls, s) -> "FreeDragSettings":
-        """Same scaling as DragGAN's settings: template spacing in feature px, d_max = the tracking
-        radius (both are "how far content may move per decision")."""
-        return cls(template_spacing=0.75 * s.feature_px, max_move=s.track_radius,
-                   track_spacing=s.track_spacing, stop_distance=s.stop_distance, mask_weight=s.mask_weight)
+    def from_drag(cls, s, device: torch.device) -> "FreeDragSettings":
+        """Same scaling as DragGAN's settings: d_max = the tracking radius (both are "how far content
+        may move per decision"). The template is the published 3×3 reads ±0.75 feature px, unless a
+        supervision radius r1 was set (option or model): then DragGAN's disk of that radius."""
+        if s.patch_radius_set:
+            offsets = disk_offsets(s.patch_radius, s.patch_spacing, device)
+        else:
+            offsets = template_offsets(0.75 * s.feature_px, device)
+        return cls(template_offsets=offsets, max_move=s.track_radius, track_spacing=s.track_spacing,
+                   stop_distance=s.stop_distance, mask_weight=s.mask_weight, template_anchor=s.template_anchor)
 
 
 def template_offsets(spacing: float, device: torch.device) -> torch.Tensor:
@@ -83,12 +93,13 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     tracker finds the handle's original content within d_max of the target: the tracker is not what
     the loss optimises, so its bilinear read is only good to ~0.5 px (docs/drag.md, Known limits),
     while a repainted handle leaves the content several px behind."""
-    offsets = template_offsets(s.template_spacing, handles.device)
+    offsets = s.template_offsets
     window = square_offsets(s.max_move, s.track_spacing, handles.device)
     features = latent.features()
     initial_features = features.detach()
     outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
+    original_templates = templates
     handle_features = sample_features(initial_features, handles, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
     positions, located = handles.clone(), handles.clone()
@@ -98,11 +109,14 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     steps, idle_rounds, converged = 0, 0, False
     while steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
         steps_before = steps
+        pull = s.template_anchor * original_templates + (1 - s.template_anchor) * templates
         for _ in range(SUB_MOTION_STEPS):
             point_losses = patch_distance(features, sub_targets, offsets, templates, res)
             if bool((point_losses < 0.25 * scale).all()):
                 break
-            loss = point_losses.sum()
+            pulled = point_losses if s.template_anchor == 0 else patch_distance(features, sub_targets, offsets,
+                                                                                pull, res)
+            loss = pulled.sum()
             if outside is not None:
                 loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
             latent.step(loss)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from drag_fixtures import BlobGenerator, seed_latent, small_generator
 from engine.edit.drag import DragOptions, drag, resolve_optimize_rows, resolve_settings
 from engine.edit.features import disk_offsets, sample_features
+from engine.edit.freedrag import FreeDragSettings
 from engine.edit.motion import initial_templates, motion_supervision_loss
 
 
@@ -59,6 +60,8 @@ def test_point_reads_on_the_small_map_equal_reads_of_the_upsampled_map():
     (dict(options=DragOptions(feature_block="b128")), "options.feature_block"),
     (dict(options=DragOptions(motion_anchor=1.5)), "options.motion_anchor"),
     (dict(options=DragOptions(motion_anchor=float("nan"))), "options.motion_anchor"),
+    (dict(options=DragOptions(method="freedrag", template_anchor=-0.1)), "options.template_anchor"),
+    (dict(options=DragOptions(method="freedrag", template_anchor=True)), "options.template_anchor"),
 ])
 def test_invalid_input_names_the_argument(G, ws, kwargs, field):
     args = dict(ws=ws, handles=[(10.0, 10.0)], targets=[(20.0, 20.0)], mask=None, options=None)
@@ -150,6 +153,23 @@ def test_motion_anchor_comes_from_the_model_unless_the_caller_sets_it(G, monkeyp
     monkeypatch.setattr(G, "drag_defaults", {"motion_anchor": 0.5})
     assert resolve_settings(G, DragOptions()).motion_anchor == 0.5
     assert resolve_settings(G, DragOptions(motion_anchor=0.0)).motion_anchor == 0.0
+
+
+def test_freedrag_template_and_anchor_come_from_the_model_unless_the_caller_sets_them(G, monkeypatch):
+    def freedrag_settings(**options):
+        return FreeDragSettings.from_drag(resolve_settings(G, DragOptions(method="freedrag", **options)), "cpu")
+
+    monkeypatch.setattr(G, "drag_defaults", {})
+    published = freedrag_settings()
+    assert published.template_anchor == 0.0  # the paper's adapted template
+    assert len(published.template_offsets) == 9  # and its 3×3 reads, ±0.75 feature px (3 px at 64 px)
+    assert published.template_offsets.abs().max().item() == 3.0
+    monkeypatch.setattr(G, "drag_defaults", {"r1": 5.0, "template_anchor": 1.0})
+    recommended = freedrag_settings()
+    assert recommended.template_anchor == 1.0
+    torch.testing.assert_close(recommended.template_offsets, disk_offsets(5.0, 1.0))  # DragGAN's disk
+    mine = freedrag_settings(r1=2.0, template_anchor=0.25)
+    assert mine.template_anchor == 0.25 and mine.template_offsets.norm(dim=1).max().item() <= 2.0
 
 
 @pytest.mark.parametrize("method", ["draggan", "freedrag"])

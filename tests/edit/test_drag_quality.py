@@ -19,17 +19,22 @@ def distance(a, b) -> float:
     return ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
 
 
-@pytest.mark.parametrize("method, preset, precision, anchor",
-                         [(m, p, "auto", None) for m, p in METHODS] + [(*v, None) for v in PRECISIONS]
-                         + [("draggan", "fast", "auto", 0.5)])
-def test_handles_reach_targets(method, preset, precision, anchor):
+# The departures a model may recommend (docs/drag.md): DragGAN's motion anchor; FreeDrag pulling toward
+# the original template with DragGAN's supervision disk as its template.
+ANCHORED = [("draggan", "fast", "auto", dict(motion_anchor=0.5)),
+            ("freedrag", "fast", "auto", dict(template_anchor=1.0, r1=4.0))]
+
+
+@pytest.mark.parametrize("method, preset, precision, extra",
+                         [(m, p, "auto", {}) for m, p in METHODS] + [(*v, {}) for v in PRECISIONS] + ANCHORED)
+def test_handles_reach_targets(method, preset, precision, extra):
     G = BlobGenerator([(18.0, 20.0), (44.0, 42.0), (46.0, 16.0)])
     ws = torch.zeros(1, G.num_ws, G.w_dim)
     before = G.synthesize(ws).image
     handles = [(18.0, 20.0), (44.0, 42.0)]
     targets = [(26.0, 27.0), (38.0, 47.0)]
     result = drag(G, ws, handles, targets, options=DragOptions(method=method, preset=preset, precision=precision,
-                                                               motion_anchor=anchor))
+                                                               **extra))
     assert result.converged and result.steps > 0
     # DragGAN optimises until its tracker is within the stop distance (0.25 px at 64 px); FreeDrag
     # reports the same tracker's reading, which its loss does not optimise (bilinear, ~0.5 px).
@@ -43,15 +48,16 @@ def test_handles_reach_targets(method, preset, precision, anchor):
     assert all(distance(c, t) < 1.25 for c, t in zip(true_centres, targets))
 
 
-@pytest.mark.parametrize("method, preset, anchor", [(m, p, None) for m, p in METHODS]
-                         + [("draggan", "fast", 1.0)])
-def test_content_outside_the_mask_stays_put(method, preset, anchor):
+@pytest.mark.parametrize("method, preset, extra", [(m, p, {}) for m, p in METHODS]
+                         + [("draggan", "fast", dict(motion_anchor=1.0)),
+                            ("freedrag", "fast", dict(template_anchor=1.0, r1=4.0))])
+def test_content_outside_the_mask_stays_put(method, preset, extra):
     G = BlobGenerator([(20.0, 22.0), (44.0, 40.0)])
     ws = torch.zeros(1, G.num_ws, G.w_dim)
     before = G.synthesize(ws).image
     editable = torch.zeros(64, 64)
     editable[:, :34] = 1
-    options = DragOptions(method=method, preset=preset, motion_anchor=anchor)
+    options = DragOptions(method=method, preset=preset, **extra)
     masked = drag(G, ws, [(20.0, 22.0)], [(28.0, 28.0)], mask=editable, options=options)
     free = drag(G, ws, [(20.0, 22.0)], [(28.0, 28.0)], options=options)
     assert masked.converged and free.converged
