@@ -355,6 +355,7 @@ def summarize(rows: list[dict], res: int) -> dict:
         # start distance the content covered (by flow), and the tasks where it got at least half way.
         "moved_share": float(np.mean([1 - r["md_flow"] / r["md_start"] for r in rows])),
         "half_way": sum(r["md_flow"] <= 0.5 * r["md_start"] for r in rows),
+        "stalled": sum(r["md_flow"] > 0.9 * r["md_start"] for r in rows),  # under 10 % of the way
         "converged": len(converged),
         "median_steps": float(np.median([r["steps"] for r in rows])),
         "ms_per_step": float(np.median([r["ms_per_step"] for r in rows if r["ms_per_step"] is not None])),
@@ -379,14 +380,15 @@ def markdown(report: dict) -> str:
         f"{report['tracker']['median_px']:.2f} px, p90 {report['tracker']['p90_px']:.2f} px, max "
         f"{report['tracker']['max_px']:.2f} px ({report['tracker']['points']} points). "
         f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256); \"moved\" = mean share of the start distance "
-        "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance. "
+        "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance; "
+        "\"stalled\" = tasks where the content covered under 10 % of the way. "
         + (f"Start MD (no edit) {next(iter(report['methods'].values()))['md_start']:.2f} px."
            if report["methods"] else ""),
         "",
         "| method / preset | MD flow px | MD own px | MD flow 1 / 3 / 5 pts | success | failures | moved (flow) "
-        "| ≥ half way | converged | median steps | ms/step | median s (converged) "
+        "| ≥ half way | stalled | converged | median steps | ms/step | median s (converged) "
         "| outside-mask change (inside) 8-bit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["methods"].items():
         by_points = " / ".join(f"{s['by_points'][k]:.2f}" if k in s["by_points"] else "–" for k in ("1", "3", "5"))
@@ -396,7 +398,7 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {by_points} "
             f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {100 * s['moved_share']:.0f} % "
-            f"| {s['half_way']}/{s['tasks']} | {s['converged']}/{s['tasks']} "
+            f"| {s['half_way']}/{s['tasks']} | {s['stalled']}/{s['tasks']} | {s['converged']}/{s['tasks']} "
             f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
             f"| {change} |")
     if report.get("pairs"):
@@ -580,6 +582,8 @@ def merge_reports(reports: list[dict]) -> dict:
             merged["step_time_512"], merged["timing_steps"] = r["step_time_512"], r["timing_steps"]
     # Methods run on fewer tasks (the task set is a fixed sequence, so a shorter run is its prefix)
     # are compared like for like: the others are also summarised on that prefix.
+    for name, rows in merged["rows"].items():  # one definition of every figure, whichever run wrote it
+        merged["methods"][name] = summarize(rows, merged["resolution"])
     common = min((len(rows) for rows in merged["rows"].values()), default=0)
     for name, rows in list(merged["rows"].items()):
         if len(rows) > common:

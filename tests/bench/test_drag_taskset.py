@@ -93,7 +93,21 @@ def test_option_overrides_are_typed_by_the_drag_options_fields():
 
 def test_summary_counts_partial_motion_separately_from_success():
     rows = [{"md_flow": f, "md_own": 0.1, "md_start": 10.0, "points": 1, "converged": True, "steps": 5,
-             "ms_per_step": 1.0, "seconds": 0.1, "masked": False} for f in (0.2, 4.0, 8.0)]
+             "ms_per_step": 1.0, "seconds": 0.1, "masked": False} for f in (0.2, 4.0, 8.0, 9.5)]
     summary = drag_bench.summarize(rows, 64)
-    assert summary["success"] == 1 and summary["half_way"] == 2
-    assert math.isclose(summary["moved_share"], (0.98 + 0.6 + 0.2) / 3)
+    assert summary["success"] == 1 and summary["half_way"] == 2 and summary["stalled"] == 1
+    assert math.isclose(summary["moved_share"], (0.98 + 0.6 + 0.2 + 0.05) / 4)
+
+
+def test_merge_takes_the_later_run_of_a_method_and_summarises_every_row_set_alike():
+    def report(name, flows, date):
+        rows = [{"md_flow": f, "md_own": 0.1, "md_start": 10.0, "points": 1, "converged": False, "steps": 5,
+                 "ms_per_step": 1.0, "seconds": 0.1, "masked": False} for f in flows]
+        return {"resolution": 64, "date": date, "methods": {name: {"stale": True}}, "rows": {name: rows},
+                "pairs": {}, "reachable": {}, "reachable_projection": {}}
+
+    merged = drag_bench.merge_reports([report("a", [9.5, 9.5], "2026-01-01"), report("b", [1.0, 9.5], "2026-01-02"),
+                                       report("a", [4.0, 0.2], "2026-01-03")])
+    assert list(merged["methods"]) == ["a", "b"] and merged["date"] == "2026-01-03"
+    assert merged["methods"]["a"]["half_way"] == 2 and merged["methods"]["a"]["stalled"] == 0
+    assert merged["methods"]["b"]["stalled"] == 1 and "stale" not in merged["methods"]["b"]
