@@ -111,11 +111,12 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
         steps_before = steps
         pull = s.template_anchor * original_templates + (1 - s.template_anchor) * templates
         for _ in range(SUB_MOTION_STEPS):
-            point_losses = patch_distance(features, sub_targets, offsets, templates, res)
+            pulled = patch_distance(features, sub_targets, offsets, pull, res)
+            # The exit test reads the adapted template; it needs no graph.
+            point_losses = pulled.detach() if s.template_anchor == 0 else patch_distance(
+                features.detach(), sub_targets, offsets, templates, res)
             if bool((point_losses < 0.25 * scale).all()):
                 break
-            pulled = point_losses if s.template_anchor == 0 else patch_distance(features, sub_targets, offsets,
-                                                                                pull, res)
             loss = pulled.sum()
             if outside is not None:
                 loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
