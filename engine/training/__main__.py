@@ -46,7 +46,7 @@ def open_pool(args: argparse.Namespace) -> TeacherPool:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(seed=args.seed, distill_steps=args.distill_steps, sharpen_steps=args.sharpen_steps,
-                       d_fit_steps=args.d_fit_steps)
+                       d_fit_steps=args.d_fit_steps, warp_steps=args.warp_steps)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="G against the patch discriminator, after distillation (default %(default)s)")
     p.add_argument("--d-fit-steps", type=int, default=defaults.d_fit_steps,
                    help="last: only the shipped StyleGAN2 discriminator learns (default %(default)s)")
+    p.add_argument("--warp-steps", type=int, default=defaults.warp_steps,
+                   help="after distillation, steps that regress locally warped teacher images through the first "
+                        "rows of W+ (drag-friendliness experiment, docs/drag.md; default %(default)s)")
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
                    help="a new run starts its sharpening phase from this exported model (taken as the end of "

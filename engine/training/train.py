@@ -30,6 +30,7 @@ from engine.models.stylegan2 import Discriminator, Generator, StyleGAN2Config
 
 from .patch_discriminator import PatchDiscriminator
 from .pool import TeacherPool
+from .warps import WarpEncoder, WarpSpec, random_bump_fields, warp_images
 
 CHECKPOINT_NAME = "checkpoint.pt"
 DISTILLED_NAME = "distilled.pt"
@@ -46,12 +47,23 @@ def default_model_config() -> StyleGAN2Config:
 
 @dataclass
 class TrainConfig:
-    """Schedule and hyper-parameters. Steps are counted over the three phases: distillation for
-    `distill_steps`, sharpening (G against the patch discriminator) for `sharpen_steps`, then
+    """Schedule and hyper-parameters. Steps are counted over the phases: distillation for
+    `distill_steps`, optionally `warp_steps` of distillation toward warped images, sharpening (G against the patch discriminator) for `sharpen_steps`, then
     `d_fit_steps` that train only the shipped StyleGAN2 discriminator on the finished G."""
     seed: int = 0
     batch: int = 32
     distill_steps: int = 16_000
+    # Optional, between distillation and sharpening (engine/training/warps.py; off for the committed
+    # faces64, figures in docs/drag.md): distillation where `warp_share` of each batch regresses a locally
+    # warped teacher image from w plus an encoder's offset on the first `warp_rows` rows of W+. Settings
+    # from a 600-step probe on the distilled faces64: at the sharpening lr (2e-4) nothing was learnt in 600
+    # steps; the region weight (extra L1 where the field moves content) and 5 bumps helped.
+    warp_steps: int = 0
+    warp_share: float = 0.75
+    warp_rows: int = 4
+    warp_max_bumps: int = 5
+    warp_encoder_lr: float = 5e-3
+    warp_region_weight: float = 2.0
     sharpen_steps: int = 750
     d_fit_steps: int = 400
     distill_lr: float = 2e-3
@@ -84,7 +96,14 @@ class TrainConfig:
 
     @property
     def total_steps(self) -> int:
-        return self.distill_steps + self.sharpen_steps + self.d_fit_steps
+        return self.distill_steps + self.warp_steps + self.sharpen_steps + self.d_fit_steps
+
+    def phase_start(self, phase: str) -> int:
+        """The step at which a phase begins (phases run distill → warp → sharpen → fit_d)."""
+        starts = {"distill": 0, "warp": self.distill_steps}
+        starts["sharpen"] = starts["warp"] + self.warp_steps
+        starts["fit_d"] = starts["sharpen"] + self.sharpen_steps
+        return starts[phase]
 
     def to_json_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -129,6 +148,10 @@ class Trainer:
         self.compute_dtype = resolve_precision(cfg.precision, torch.device("cpu"))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.d_fit_betas)
         self.opt_patch_D = torch.optim.Adam(self.patch_D.parameters(), lr=cfg.patch_d_lr, betas=cfg.sharpen_betas)
+        self.warp_encoder = WarpEncoder(self.model_cfg.w_dim, cfg.warp_rows).train()
+        self.opt_warp = torch.optim.Adam(self.warp_encoder.parameters(), lr=cfg.warp_encoder_lr,
+                                         betas=cfg.distill_betas)
+        self.warp_spec = WarpSpec(max_bumps=cfg.warp_max_bumps)
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
         self.warm_start_source = ""  # the model file a warm-started run began from
@@ -141,17 +164,26 @@ class Trainer:
     # --- phases -------------------------------------------------------------------------------
     def phase(self, step: int | None = None) -> str:
         step = self.step if step is None else step
-        if step < self.cfg.distill_steps:
-            return "distill"
-        return "sharpen" if step < self.cfg.distill_steps + self.cfg.sharpen_steps else "fit_d"
+        # Latest first: of phases that start at the same step the earlier ones are empty.
+        return next(phase for phase in ("fit_d", "sharpen", "warp", "distill") if step >= self.cfg.phase_start(phase))
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = torch.randint(len(self.pool), [self.cfg.batch], generator=self.data_rng)
         return self.pool.batch(indices)
 
-    def _generate(self, z: torch.Tensor, G: Generator | None = None) -> torch.Tensor:
+    def _warp_fields(self, n: int) -> torch.Tensor:
+        """Displacement fields for a batch, zero for the unwarped share."""
+        fields = random_bump_fields(n, self.model_cfg.img_resolution, self.data_rng, self.warp_spec)
+        warped = torch.rand(n, generator=self.data_rng) < self.cfg.warp_share
+        return fields * warped.float()[:, None, None, None]
+
+    def _generate(self, z: torch.Tensor, G: Generator | None = None,
+                  fields: torch.Tensor | None = None) -> torch.Tensor:
         G = self.G if G is None else G
         ws = G.mapping(z, update_emas=G is self.G)  # tiny MLP; float32 keeps w_avg's statistics exact
+        if fields is not None:
+            rows = self.cfg.warp_rows
+            ws = torch.cat([ws[:, :rows] + self.warp_encoder(fields, ws[:, 0]), ws[:, rows:]], dim=1)
         with autocast(torch.device("cpu"), self.compute_dtype):
             # Non-fused even for the eval-mode G_ema: for a batch it is the fast path on CPU.
             image = G.synthesis.run(ws, noise_mode="none", fused=False).image
@@ -205,7 +237,35 @@ class Trainer:
         self.patch_D.requires_grad_(True)
         stats = {"g_adv": g_adv.item(), "distill": anchor.item()}
         stats.update(self._logistic_d_step(self.patch_D, self.opt_patch_D, fake.detach(), real,
-                                           cfg.patch_r1_gamma, self.step - cfg.distill_steps))
+                                           cfg.patch_r1_gamma, self.step - cfg.phase_start("sharpen")))
+        return stats
+
+    def warp_step(self) -> dict[str, float]:
+        """Distillation toward warped teacher images, the warp reaching G through the encoder's Δw.
+        Logged: L1 where the content moves (> 1 px), with the offset and without it; their gap is what
+        the first rows of W+ have learnt to show."""
+        cfg = self.cfg
+        z, real = self._next_batch()
+        fields = self._warp_fields(len(z))
+        target = warp_images(real, fields)
+        fake = self._generate(z, fields=fields)
+        moved = fields.norm(dim=1, keepdim=True)
+        region = moved / moved.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]
+        region_l1 = ((fake - target).abs() * region).sum() / (region.sum() * fake.shape[1]).clamp_min(1e-6)
+        loss = distillation_loss(fake, target, cfg.downsampled_weight) + cfg.warp_region_weight * region_l1
+        self.opt_G.zero_grad(set_to_none=True)
+        self.opt_warp.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_G.step()
+        self.opt_warp.step()
+        stats = {"distill": loss.item()}
+        inside = (moved > 1).float()
+        if inside.sum() > 0:
+            with torch.no_grad():
+                unwarped = self._generate(z)
+            count = inside.sum() * fake.shape[1]
+            stats["l1_moved"] = (((fake.detach() - target).abs() * inside).sum() / count).item()
+            stats["l1_moved_no_offset"] = (((unwarped - target).abs() * inside).sum() / count).item()
         return stats
 
     def fit_d_step(self) -> dict[str, float]:
@@ -216,7 +276,7 @@ class Trainer:
         with torch.no_grad():
             fake = self._generate(z, self.G_ema)
         return self._logistic_d_step(self.D, self.opt_D, fake, real, cfg.r1_gamma,
-                                     self.step - cfg.distill_steps - cfg.sharpen_steps)
+                                     self.step - cfg.phase_start("fit_d"))
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -230,12 +290,13 @@ class Trainer:
             b_ema.copy_(b)
 
     def _set_hyperparameters(self) -> None:
-        distilling = self.phase() == "distill"
+        phase = self.phase()
+        regressing = phase in ("distill", "warp")
         for group in self.opt_G.param_groups:
-            group["lr"] = self.cfg.distill_lr if distilling else self.cfg.sharpen_g_lr
-            if distilling and group["name"] == "mapping":
+            group["lr"] = self.cfg.distill_lr if regressing else self.cfg.sharpen_g_lr
+            if phase == "distill" and group["name"] == "mapping":   # the warps' probe ran without the boost
                 group["lr"] *= self.cfg.distill_mapping_lr_scale
-            group["betas"] = self.cfg.distill_betas if distilling else self.cfg.sharpen_betas
+            group["betas"] = self.cfg.distill_betas if regressing else self.cfg.sharpen_betas
 
     # --- loop ---------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -251,7 +312,8 @@ class Trainer:
             t0, cpu0 = time.monotonic(), time.process_time()
             phase = self.phase()
             self._set_hyperparameters()
-            stats = {"distill": self.distill_step, "sharpen": self.sharpen_step, "fit_d": self.fit_d_step}[phase]()
+            stats = {"distill": self.distill_step, "warp": self.warp_step, "sharpen": self.sharpen_step,
+                     "fit_d": self.fit_d_step}[phase]()
             if phase != "fit_d":
                 self.update_ema()
             self.step += 1
@@ -277,8 +339,8 @@ class Trainer:
         self.save_checkpoint()
 
     def warm_start(self, G: Generator, D: Discriminator | None, source: str) -> None:
-        """Begin a new run at the sharpening phase from an exported model taken as the end of
-        distillation: G and G_ema from its generator, D from its discriminator when it has one (it is
+        """Begin a new run after distillation (at the warp phase, when the schedule has one, else the
+        sharpening) from an exported model taken as the end of distillation: G and G_ema from its generator, D from its discriminator when it has one (it is
         trained on in the last phase).
 
         Why: a run's checkpoint lives outside git; the committed model is enough to go on with the
@@ -310,6 +372,7 @@ class Trainer:
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "patch_D": self.patch_D.state_dict(), "opt_patch_D": self.opt_patch_D.state_dict(),
+                "warp_encoder": self.warp_encoder.state_dict(), "opt_warp": self.opt_warp.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "torch_rng": torch.get_rng_state(), "data_rng": self.data_rng.get_state()}
 
@@ -346,6 +409,9 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.opt_patch_D.load_state_dict(state["opt_patch_D"])
+        if "warp_encoder" in state:     # checkpoints from before the warps have none (and used none)
+            self.warp_encoder.load_state_dict(state["warp_encoder"])
+            self.opt_warp.load_state_dict(state["opt_warp"])
         torch.set_rng_state(state["torch_rng"])
         self.data_rng.set_state(state["data_rng"])
         self.step = int(state["step"])
@@ -364,17 +430,22 @@ class SnapshotInfo:
     distill_steps: int | None = None    # the schedule, where the file records it (checkpoints do)
     sharpen_steps: int | None = None
     warm_start: str = ""                # the model file a warm-started run began from
+    warp_steps: int = 0
 
     def stage(self) -> str:
         """Where training stood, in words: how many steps of each kind the weights have seen."""
         if self.distill_steps is None or self.sharpen_steps is None:
             return f"{self.phase} phase after {self.step} steps of batch 32"
         distill = min(self.step, self.distill_steps)
-        sharpen = min(max(self.step - self.distill_steps, 0), self.sharpen_steps)
-        d_only = max(self.step - self.distill_steps - self.sharpen_steps, 0)
+        warp = min(max(self.step - self.distill_steps, 0), self.warp_steps)
+        sharpen_start = self.distill_steps + self.warp_steps
+        sharpen = min(max(self.step - sharpen_start, 0), self.sharpen_steps)
+        d_only = max(self.step - sharpen_start - self.sharpen_steps, 0)
         parts = [f"{distill} distillation steps of batch 32"]
         if self.warm_start:
             parts[0] += f" (an earlier run, exported as {Path(self.warm_start).name})"
+        if warp:
+            parts.append(f"{warp} steps of distillation toward locally warped teacher images")
         if sharpen:
             parts.append(f"{sharpen} sharpening steps against a patch discriminator")
         if d_only:
@@ -391,5 +462,6 @@ def load_snapshot_models(path: Path) -> tuple[Generator, Discriminator, Snapshot
     D.load_state_dict(state["D"])
     schedule = json.loads(state["train_config"]) if "train_config" in state else {}
     info = SnapshotInfo(int(state["step"]), float(state["seconds"]), state["phase"],
-                        schedule.get("distill_steps"), schedule.get("sharpen_steps"), state.get("warm_start", ""))
+                        schedule.get("distill_steps"), schedule.get("sharpen_steps"), state.get("warm_start", ""),
+                        schedule.get("warp_steps", 0))
     return G.eval().requires_grad_(False), D.eval().requires_grad_(False), info
