@@ -4,9 +4,9 @@ show them in the first rows of W+ — the rows a drag edit optimises.
 Why: a drag asks the latent for "this face with the content around the handle moved". Distillation
 only teaches the faces the teacher draws for its z; whether their locally warped versions are in the
 student's W+ is left to chance, and on faces64 they mostly were not (docs/drag.md: the content moved
-about a third of the way). Here part of each batch regresses a randomly warped teacher image from
-w + Δw, Δw = E(field, w) on the first `rows` rows, so those rows learn to carry local geometry. E is
-not shipped: at edit time the drag's optimiser finds the Δw.
+about a third of the way). In the trainer's warp phase part of each batch regresses a randomly warped
+teacher image from w + Δw, Δw = E(field, w) on the first `rows` rows, so those rows learn to carry
+local geometry. E is not shipped: at edit time the drag's optimiser finds the Δw.
 """
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ class WarpEncoder(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, fields: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        coarse = F.adaptive_avg_pool2d(fields, self.grid).flatten(1) / fields.shape[-1]
-        with_field = self.net(torch.cat([coarse * 10, w], dim=1))
+        # Shifts are ≤ 20 % of the resolution: ×10 puts the encoder's input at the scale of w's (~1).
+        coarse = F.adaptive_avg_pool2d(fields, self.grid).flatten(1) * (10 / fields.shape[-1])
+        with_field = self.net(torch.cat([coarse, w], dim=1))
         without = self.net(torch.cat([torch.zeros_like(coarse), w], dim=1))
         return (with_field - without).view(-1, self.rows, self.w_dim)
