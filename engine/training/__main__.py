@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "rows of W+ (drag-friendliness experiment, docs/drag.md; default %(default)s)")
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
-                   help="a new run starts its sharpening phase from this exported model (taken as the end of "
+                   help="a new run starts after distillation from this exported model (taken as the end of "
                         "distillation), e.g. the distilled faces64 from git history (docs/model-card.md); ignored "
                         "when resuming")
     p.set_defaults(func=cmd_run)

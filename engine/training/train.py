@@ -48,13 +48,14 @@ def default_model_config() -> StyleGAN2Config:
 @dataclass
 class TrainConfig:
     """Schedule and hyper-parameters. Steps are counted over the phases: distillation for
-    `distill_steps`, optionally `warp_steps` of distillation toward warped images, sharpening (G against the patch discriminator) for `sharpen_steps`, then
-    `d_fit_steps` that train only the shipped StyleGAN2 discriminator on the finished G."""
+    `distill_steps`, optionally `warp_steps` of distillation toward warped images, sharpening (G
+    against the patch discriminator) for `sharpen_steps`, then `d_fit_steps` that train only the
+    shipped StyleGAN2 discriminator on the finished G."""
     seed: int = 0
     batch: int = 32
     distill_steps: int = 16_000
     # Optional, between distillation and sharpening (engine/training/warps.py; off for the committed
-    # faces64, figures in docs/drag.md): distillation where `warp_share` of each batch regresses a locally
+    # faces64, figures in docs/model-card.md): distillation where `warp_share` of each batch regresses a locally
     # warped teacher image from w plus an encoder's offset on the first `warp_rows` rows of W+. Settings
     # from a 600-step probe on the distilled faces64: at the sharpening lr (2e-4) nothing was learnt in 600
     # steps; the region weight (extra L1 where the field moves content) and 5 bumps helped.
@@ -165,7 +166,8 @@ class Trainer:
     def phase(self, step: int | None = None) -> str:
         step = self.step if step is None else step
         # Latest first: of phases that start at the same step the earlier ones are empty.
-        return next(phase for phase in ("fit_d", "sharpen", "warp", "distill") if step >= self.cfg.phase_start(phase))
+        return next(phase for phase in ("fit_d", "sharpen", "warp", "distill")
+                    if step >= self.cfg.phase_start(phase))
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = torch.randint(len(self.pool), [self.cfg.batch], generator=self.data_rng)
@@ -294,7 +296,8 @@ class Trainer:
         regressing = phase in ("distill", "warp")
         for group in self.opt_G.param_groups:
             group["lr"] = self.cfg.distill_lr if regressing else self.cfg.sharpen_g_lr
-            if phase == "distill" and group["name"] == "mapping":   # the warps' probe ran without the boost
+            # The warp phase's settings were found with the mapping at the plain distillation lr.
+            if phase == "distill" and group["name"] == "mapping":
                 group["lr"] *= self.cfg.distill_mapping_lr_scale
             group["betas"] = self.cfg.distill_betas if regressing else self.cfg.sharpen_betas
 
@@ -339,9 +342,9 @@ class Trainer:
         self.save_checkpoint()
 
     def warm_start(self, G: Generator, D: Discriminator | None, source: str) -> None:
-        """Begin a new run after distillation (at the warp phase, when the schedule has one, else the
-        sharpening) from an exported model taken as the end of distillation: G and G_ema from its generator, D from its discriminator when it has one (it is
-        trained on in the last phase).
+        """Begin a new run after distillation (at the warp phase when the schedule has one, else at
+        the sharpening) from an exported model taken as the end of distillation: G and G_ema from its
+        generator, D from its discriminator when it has one (it is trained on in the last phase).
 
         Why: a run's checkpoint lives outside git; the committed model is enough to go on with the
         fine-tuning on a fresh machine. Adam starts fresh (the later phases use other betas anyway).

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from engine.training.train import Trainer
+from engine.training.train import CHECKPOINT_NAME, Trainer, load_snapshot_models
 from engine.training.warps import WarpEncoder, WarpSpec, random_bump_fields, warp_images
 
 from test_train import make_trainer, tiny_pool  # noqa: F401  (the fixture is used by name)
@@ -73,3 +73,6 @@ def test_the_warp_phase_trains_g_and_the_encoder_between_distillation_and_sharpe
     records = [json.loads(line) for line in (tmp_path / "straight" / "train.log").read_text().splitlines()]
     warp_records = [r for r in records if r.get("phase") == "warp"]
     assert warp_records and all("l1_moved" in r and "l1_moved_no_offset" in r for r in warp_records)
+    stage = load_snapshot_models(tmp_path / "straight" / CHECKPOINT_NAME)[2].stage()
+    assert ("2 distillation steps of batch 32, then 3 steps of distillation toward locally warped teacher images, "
+            "then 2 sharpening steps") in stage
