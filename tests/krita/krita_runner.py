@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +32,14 @@ def virtual_display(log) -> Iterator[str]:
             number = pipe.readline().strip()
         if not number:
             raise RuntimeError("Xvfb did not start (see the Krita log)")
+        # Once (of many CI runs) Krita found no server on the display Xvfb had just reported; wait for its
+        # socket too before anyone connects.
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"Xvfb reported display :{number} but {socket} did not appear")
+            time.sleep(0.05)
         yield f":{number}"
     finally:
         server.terminate()
@@ -77,10 +86,15 @@ def run_scenarios(root: Path, config: dict, timeout: float = 300) -> tuple[int, 
     env.update(LATENTDRAG_HARNESS_SCRIPT=str(HARNESS_DIR / "scenarios.py"),
                LATENTDRAG_HARNESS_CONFIG=str(config_path))
     log_path = root / "krita.log"
-    with open(log_path, "wb") as log, virtual_display(log) as display:
-        env["DISPLAY"] = display
-        command = ["timeout", str(int(timeout)), "krita", "--nosplash"]
-        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root).returncode
+    command = ["timeout", str(int(timeout)), "krita", "--nosplash"]
+    with open(log_path, "wb") as log:
+        for attempt in (1, 2):   # a second, fresh X server only when Qt could not reach the first
+            with virtual_display(log) as display:
+                env["DISPLAY"] = display
+                code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root).returncode
+            log.flush()
+            if code == 0 or b"could not connect to display" not in log_path.read_bytes():
+                break
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     return code, results, log_path.read_text(errors="replace")[-4000:]
