@@ -88,7 +88,7 @@ def run_scenarios(root: Path, config: dict, timeout: float = 300) -> tuple[int, 
     log_path = root / "krita.log"
     command = ["timeout", str(int(timeout)), "krita", "--nosplash"]
     with open(log_path, "wb") as log:
-        for attempt in (1, 2):   # a second, fresh X server only when Qt could not reach the first
+        for _ in range(2):   # a second, fresh X server only when Qt could not reach the first
             with virtual_display(log) as display:
                 env["DISPLAY"] = display
                 code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root).returncode
