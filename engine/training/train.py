@@ -149,9 +149,10 @@ class Trainer:
         self.compute_dtype = resolve_precision(cfg.precision, torch.device("cpu"))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=cfg.d_fit_betas)
         self.opt_patch_D = torch.optim.Adam(self.patch_D.parameters(), lr=cfg.patch_d_lr, betas=cfg.sharpen_betas)
-        self.warp_encoder = WarpEncoder(self.model_cfg.w_dim, cfg.warp_rows).train()
-        self.opt_warp = torch.optim.Adam(self.warp_encoder.parameters(), lr=cfg.warp_encoder_lr,
-                                         betas=cfg.distill_betas)
+        # Only a schedule with a warp phase has the encoder (4 MB, 12 with its Adam state per checkpoint).
+        self.warp_encoder = WarpEncoder(self.model_cfg.w_dim, cfg.warp_rows).train() if cfg.warp_steps else None
+        self.opt_warp = (torch.optim.Adam(self.warp_encoder.parameters(), lr=cfg.warp_encoder_lr,
+                                          betas=cfg.distill_betas) if self.warp_encoder is not None else None)
         self.warp_spec = WarpSpec(max_bumps=cfg.warp_max_bumps)
         self.data_rng = torch.Generator().manual_seed(cfg.seed + 1)
         self.step = 0
@@ -369,13 +370,14 @@ class Trainer:
         self._print(line)
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "phase": self.phase(max(self.step - 1, 0)), "seconds": self.seconds,
+        warp = ({"warp_encoder": self.warp_encoder.state_dict(), "opt_warp": self.opt_warp.state_dict()}
+                if self.warp_encoder is not None else {})
+        return {**warp, "step": self.step, "phase": self.phase(max(self.step - 1, 0)), "seconds": self.seconds,
                 "cpu_seconds": self.cpu_seconds, "warm_start": self.warm_start_source,
                 "train_config": json.dumps(self.cfg.to_json_dict()),
                 "model_config": json.dumps(self.model_cfg.to_json_dict()),
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "patch_D": self.patch_D.state_dict(), "opt_patch_D": self.opt_patch_D.state_dict(),
-                "warp_encoder": self.warp_encoder.state_dict(), "opt_warp": self.opt_warp.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "torch_rng": torch.get_rng_state(), "data_rng": self.data_rng.get_state()}
 
@@ -412,7 +414,7 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.opt_patch_D.load_state_dict(state["opt_patch_D"])
-        if "warp_encoder" in state:     # checkpoints from before the warps have none (and used none)
+        if self.warp_encoder is not None and "warp_encoder" in state:   # none in checkpoints of runs without the phase
             self.warp_encoder.load_state_dict(state["warp_encoder"])
             self.opt_warp.load_state_dict(state["opt_warp"])
         torch.set_rng_state(state["torch_rng"])
