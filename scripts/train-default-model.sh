@@ -19,7 +19,8 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 # from W+ offsets, which teaches the rows a drag optimises to carry local geometry), 750 sharpening steps (G
 # against a patch discriminator, the distillation loss kept as an anchor weighted 30x), then 400 steps that train only the shipped StyleGAN2 D on the finished
 # G_ema (docs/model-card.md has the tries behind this). Extra arguments are passed on, e.g.
-# `--run-name faces64-s --init-from DISTILLED.safetensors` to start at the sharpening from a distilled model
-# (the card's "Reproduce" shows how to take the committed distilled faces64 from git history).
+# `--run-name faces64-w --init-from DISTILLED.safetensors` to start after distillation (at the warp phase) from a
+# distilled model, which is how the committed weights were made (the card's "Reproduce" takes that distilled
+# faces64 from git history).
 exec .venv/bin/python -m engine.training --cache-dir "${LATENTDRAG_CACHE:-$HOME/.cache/latentdrag}" --threads 2 \
     run --run-name faces64 --distill-steps 16000 --warp-steps 3000 --sharpen-steps 750 --d-fit-steps 400 "$@"
