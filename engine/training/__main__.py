@@ -27,7 +27,7 @@ POOL_SEED = 0
 LOCK_NAME = ".lock"
 # Drag settings written into the exported faces64: tuned on tasks 60-89 of the drag benchmark's task set
 # (not the 60 it reports) and on known-warp tasks; the table is in docs/drag.md ("Settings for faces64").
-FACES64_DRAG_DEFAULTS = {"optimize_rows": 4, "lr": 0.01, "r1": 8.0, "motion_anchor": 0.5, "template_anchor": 1.0}
+FACES64_DRAG_DEFAULTS = {"optimize_rows": 2, "lr": 0.01, "r1": 8.0, "motion_anchor": 0.5, "template_anchor": 1.0}
 
 
 def run_dir(args: argparse.Namespace) -> Path:
