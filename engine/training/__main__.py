@@ -77,12 +77,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     are reported too: on a shared machine wall time overstates the cost."""
     pool = open_pool(args)
     n = args.steps
-    cfg = TrainConfig(seed=args.seed, distill_steps=n, sharpen_steps=n, d_fit_steps=n, log_every=10 ** 9,
-                      checkpoint_minutes=10 ** 9)
+    cfg = TrainConfig(seed=args.seed, distill_steps=n, warp_steps=n, sharpen_steps=n, d_fit_steps=n,
+                      log_every=10 ** 9, checkpoint_minutes=10 ** 9)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(Path(tmp), pool, cfg, log=lambda line: None)
         results = {}
-        for phase, until in (("distill", n), ("sharpen", 2 * n), ("fit_d", 3 * n)):
+        for phase, until in (("distill", n), ("warp", 2 * n), ("sharpen", 3 * n), ("fit_d", 4 * n)):
             trainer.run(until - n + 1)     # one untimed step per phase (allocations, lazy init)
             wall, cpu = time.monotonic(), time.process_time()
             trainer.run(until)
@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="last: only the shipped StyleGAN2 discriminator learns (default %(default)s)")
     p.add_argument("--warp-steps", type=int, default=defaults.warp_steps,
                    help="after distillation, steps that regress locally warped teacher images through the first "
-                        "rows of W+ (drag-friendliness experiment, docs/drag.md; default %(default)s)")
+                        "rows of W+, so a drag can move local content (docs/model-card.md; 0 leaves the phase out; "
+                        "default %(default)s)")
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
                    help="a new run starts after distillation from this exported model (taken as the end of "

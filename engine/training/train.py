@@ -48,18 +48,19 @@ def default_model_config() -> StyleGAN2Config:
 @dataclass
 class TrainConfig:
     """Schedule and hyper-parameters. Steps are counted over the phases: distillation for
-    `distill_steps`, optionally `warp_steps` of distillation toward warped images, sharpening (G
+    `distill_steps`, `warp_steps` of distillation toward warped images (0: none), sharpening (G
     against the patch discriminator) for `sharpen_steps`, then `d_fit_steps` that train only the
     shipped StyleGAN2 discriminator on the finished G."""
     seed: int = 0
     batch: int = 32
     distill_steps: int = 16_000
-    # Optional, between distillation and sharpening (engine/training/warps.py; off for the committed
-    # faces64, figures in docs/model-card.md): distillation where `warp_share` of each batch regresses a locally
-    # warped teacher image from w plus an encoder's offset on the first `warp_rows` rows of W+. Settings
-    # from a 600-step probe on the distilled faces64: at the sharpening lr (2e-4) nothing was learnt in 600
-    # steps; the region weight (extra L1 where the field moves content) and 5 bumps helped.
-    warp_steps: int = 0
+    # Between distillation and sharpening (engine/training/warps.py; figures in docs/model-card.md, "Why a
+    # warp phase"): distillation where `warp_share` of each batch regresses a locally warped teacher image
+    # from w plus an encoder's offset on the first `warp_rows` rows of W+, so those rows learn to move local
+    # content for a drag. Settings from a 600-step probe on the distilled faces64: at the sharpening lr
+    # (2e-4) nothing was learnt in 600 steps; the region weight (extra L1 where the field moves content)
+    # and 5 bumps helped.
+    warp_steps: int = 3_000
     warp_share: float = 0.75
     warp_rows: int = 4
     warp_max_bumps: int = 5

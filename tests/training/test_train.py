@@ -33,7 +33,7 @@ def tiny_pool():
 
 
 def tiny_train_config(**overrides):
-    base = dict(batch=8, distill_steps=4, sharpen_steps=4, d_fit_steps=2, r1_interval=2, log_every=1,
+    base = dict(batch=8, distill_steps=4, warp_steps=0, sharpen_steps=4, d_fit_steps=2, r1_interval=2, log_every=1,
                 checkpoint_minutes=60)
     return TrainConfig(**{**base, **overrides})
 
