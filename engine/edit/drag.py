@@ -28,7 +28,7 @@ from .features import disk_offsets, mask_to_features, sample_features, square_of
 from .freedrag import FreeDragSettings, run_freedrag
 from .motion import initial_templates, mask_preservation_loss, motion_supervision_loss
 from .optimization import LatentOptimizer
-from .tracking import track_points
+from .tracking import track_points, tracking_offsets
 
 METHODS = ("draggan", "freedrag")
 PRESETS = ("fast", "published")
@@ -51,6 +51,7 @@ class DragOptions:
     r1: float | None = None
     motion_anchor: float | None = None  # 0 = DragGAN's published reference … 1; see motion_supervision_loss
     template_anchor: float | None = None  # FreeDrag: 0 = the published adapted template … 1 = the original
+    track_patch: float | None = None  # tracker's template radius, image px; 0 = one feature vector (published)
     r2: float | None = None
     mask_weight: float | None = None
     stop_distance: float | None = None
@@ -107,11 +108,13 @@ class DragSettings:
     mask_weight: float
     motion_anchor: float
     template_anchor: float
+    track_patch: float  # radius of the tracker's template disk (0: one feature vector, as published)
+    track_patch_spacing: float
 
 
 def model_drag_defaults(generator: EditableGenerator) -> dict:
     """The drag settings the generator's model file recommends (`drag_defaults`: optimize_rows, lr,
-    r1, motion_anchor, template_anchor), or {}. The best values depend on the model — how fine the
+    r1, motion_anchor, template_anchor, track_patch), or {}. The best values depend on the model — how fine the
     structure its first rows control is, how its features scale — so a model's author may tune them;
     options the caller sets win."""
     return dict(getattr(generator, "drag_defaults", None) or {})
@@ -151,6 +154,9 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
                        else recommended.get("motion_anchor", 0.0)),
         template_anchor=(options.template_anchor if options.template_anchor is not None
                          else recommended.get("template_anchor", 0.0)),
+        track_patch=(options.track_patch if options.track_patch is not None
+                     else recommended.get("track_patch", 0.0)),
+        track_patch_spacing=0.5 * feature_px,  # finer bilinear reads of the map add little
     )
 
 
@@ -236,9 +242,10 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
     device = handles.device
     patch = disk_offsets(s.patch_radius, s.patch_spacing, device)
     window = square_offsets(s.track_radius, s.track_spacing, device)
+    track_reads = tracking_offsets(s.track_patch, s.track_patch_spacing, device)
     features = latent.features()
     initial_features = features.detach()
-    handle_features = sample_features(initial_features, handles, res)
+    track_templates = initial_templates(initial_features, handles, track_reads, res)
     templates = initial_templates(initial_features, handles, patch, res) if s.motion_anchor else None
     outside = None
     if editable is not None:
@@ -253,7 +260,7 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
         latent.step(loss)
         steps += 1
         features = latent.features()
-        handles = track_points(features.detach(), handles, handle_features, window, res)
+        handles = track_points(features.detach(), handles, track_templates, window, track_reads, res)
         distances = (targets - handles).norm(dim=1).tolist()
         reporter.report(steps, handles, distances)
     return handles, steps, max(distances) <= s.stop_distance
@@ -287,6 +294,11 @@ def _validate_options(generator: EditableGenerator, o: DragOptions) -> None:
         raise ValueError(f"options.optimize_rows must be >= 1, got {o.optimize_rows}")
     if o.preview_every < 0:
         raise ValueError(f"options.preview_every must be >= 0 (0 = no previews), got {o.preview_every}")
+    if o.track_patch is not None and not (isinstance(o.track_patch, (int, float))
+                                          and not isinstance(o.track_patch, bool)
+                                          and math.isfinite(o.track_patch) and o.track_patch >= 0):
+        raise ValueError(f"options.track_patch must be a number >= 0 (0 = one feature vector) or None, "
+                         f"got {o.track_patch!r}")
     for name in ("lr", "r1", "r2", "mask_weight", "stop_distance"):
         value = getattr(o, name)
         if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

@@ -5,7 +5,7 @@ that template to an intermediate *sub-target* in short sub-motions; after each o
 to what is actually there (more when the match is good) and a line search picks the next sub-target
 ("fuzzy localisation"), backing off when the content did not follow. Written from the paper's
 description, with one addition: the positions it reports and its arrival test use DragGAN's tracker
-(nearest neighbour to the handle's original feature), because on a soft model the adaptive template
+(nearest neighbour to the handle's original feature, or patch, with `track_patch`), because on a soft model the adaptive template
 can follow content that was repainted rather than moved and the sub-target then claims arrival while
 the content stayed (docs/drag.md); the tracker does not steer the optimisation. The loss scale `l`
 is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in
@@ -26,7 +26,7 @@ import torch
 from .features import disk_offsets, mask_to_features, sample_features, square_offsets
 from .motion import mask_preservation_loss
 from .optimization import LatentOptimizer
-from .tracking import track_points
+from .tracking import track_points, tracking_offsets
 
 SUB_MOTION_STEPS = 5
 LINE_SEARCH_CANDIDATES = 10
@@ -39,6 +39,7 @@ class FreeDragSettings:
     template_offsets: torch.Tensor  # [K, 2] image-px reads around a point that make up its template
     max_move: float  # d_max: farthest a sub-target is placed from the current position, image px
     track_spacing: float  # image px between the tracker's candidates (its window is ±d_max)
+    track_reads: torch.Tensor  # [K, 2] the tracker's template reads (see `track_points`)
     stop_distance: float
     mask_weight: float
     template_anchor: float  # share of the handle's original template in what a sub-motion pulls toward
@@ -53,6 +54,7 @@ class FreeDragSettings:
         else:
             offsets = template_offsets(0.75 * s.feature_px, device)
         return cls(template_offsets=offsets, max_move=s.track_radius, track_spacing=s.track_spacing,
+                   track_reads=tracking_offsets(s.track_patch, s.track_patch_spacing, device),
                    stop_distance=s.stop_distance, mask_weight=s.mask_weight, template_anchor=s.template_anchor)
 
 
@@ -100,7 +102,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
     original_templates = templates
-    handle_features = sample_features(initial_features, handles, res)
+    track_templates = sample_features(initial_features, handles.unsqueeze(1) + s.track_reads, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
     positions, located = handles.clone(), handles.clone()
     losses = torch.zeros(len(handles), device=handles.device)
@@ -123,7 +125,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             latent.step(loss)
             steps += 1
             features = latent.features()
-            located = track_points(features.detach(), located, handle_features, window, res)
+            located = track_points(features.detach(), located, track_templates, window, s.track_reads, res)
             report(steps, located, (targets - located).norm(dim=1).tolist())
             if steps >= max_steps or cancelled():
                 break

@@ -14,7 +14,7 @@ from .stylegan2 import Discriminator, Generator, StyleGAN2Config
 # Drag settings a model file may recommend in place of the published ones (`drag_defaults` in the
 # metadata; see engine.edit.drag): the best values depend on the model, so its author can tune them.
 DRAG_DEFAULT_FIELDS = {"optimize_rows": int, "lr": float, "r1": float, "motion_anchor": float,
-                       "template_anchor": float}
+                       "template_anchor": float, "track_patch": float}
 FRACTION_FIELDS = {"motion_anchor", "template_anchor"}  # weights in [0, 1] (see engine.edit.motion); the rest must be positive
 
 

@@ -13,6 +13,7 @@ from engine.edit.drag import DragOptions, drag, resolve_optimize_rows, resolve_s
 from engine.edit.features import disk_offsets, sample_features
 from engine.edit.freedrag import FreeDragSettings
 from engine.edit.motion import initial_templates, motion_supervision_loss
+from engine.edit.tracking import tracking_offsets
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,9 @@ def test_point_reads_on_the_small_map_equal_reads_of_the_upsampled_map():
     (dict(options=DragOptions(feature_block="b128")), "options.feature_block"),
     (dict(options=DragOptions(motion_anchor=1.5)), "options.motion_anchor"),
     (dict(options=DragOptions(motion_anchor=float("nan"))), "options.motion_anchor"),
+    (dict(options=DragOptions(track_patch=-1.0)), "options.track_patch"),
+    (dict(options=DragOptions(track_patch=float("inf"))), "options.track_patch"),
+    (dict(options=DragOptions(track_patch=True)), "options.track_patch"),
     (dict(options=DragOptions(method="freedrag", template_anchor=-0.1)), "options.template_anchor"),
     (dict(options=DragOptions(method="freedrag", template_anchor=True)), "options.template_anchor"),
 ])
@@ -153,6 +157,15 @@ def test_motion_anchor_comes_from_the_model_unless_the_caller_sets_it(G, monkeyp
     monkeypatch.setattr(G, "drag_defaults", {"motion_anchor": 0.5})
     assert resolve_settings(G, DragOptions()).motion_anchor == 0.5
     assert resolve_settings(G, DragOptions(motion_anchor=0.0)).motion_anchor == 0.0
+
+
+def test_track_patch_comes_from_the_model_unless_the_caller_sets_it(G, monkeypatch):
+    assert resolve_settings(G, DragOptions()).track_patch == 0.0  # DragGAN's published tracker
+    monkeypatch.setattr(G, "drag_defaults", {"track_patch": 8.0})
+    assert resolve_settings(G, DragOptions()).track_patch == 8.0
+    assert resolve_settings(G, DragOptions(track_patch=0)).track_patch == 0
+    assert tracking_offsets(8.0, 2.0).norm(dim=1).max().item() <= 8.0
+    assert len(tracking_offsets(8.0, 2.0)) > 40  # a disk of reads half a feature px apart
 
 
 def test_freedrag_template_and_anchor_come_from_the_model_unless_the_caller_sets_them(G, monkeypatch):

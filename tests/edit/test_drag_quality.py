@@ -19,10 +19,12 @@ def distance(a, b) -> float:
     return ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
 
 
-# The departures a model may recommend (docs/drag.md): DragGAN's motion anchor; FreeDrag pulling toward
-# the original template with DragGAN's supervision disk as its template.
+# The departures a model may recommend (docs/drag.md): DragGAN's motion anchor and patch tracker;
+# FreeDrag pulling toward the original template with DragGAN's supervision disk as its template.
 ANCHORED = [("draggan", "fast", "auto", dict(motion_anchor=0.5)),
-            ("freedrag", "fast", "auto", dict(template_anchor=1.0, r1=4.0))]
+            ("draggan", "fast", "auto", dict(motion_anchor=0.5, track_patch=4.0)),
+            ("draggan", "published", "auto", dict(track_patch=4.0)),
+            ("freedrag", "fast", "auto", dict(template_anchor=1.0, r1=4.0, track_patch=4.0))]
 
 
 @pytest.mark.parametrize("method, preset, precision, extra",

@@ -80,6 +80,7 @@ def test_refuses_foreign_safetensors(tmp_path, networks):
     ({"drag_defaults": {"optimize_rows": 2.5}}, "drag_defaults.optimize_rows must be a positive int"),
     ({"drag_defaults": {"lr": -1}}, "drag_defaults.lr must be a positive float"),
     ({"drag_defaults": {"r1": True}}, "drag_defaults.r1 must be a positive float"),
+    ({"drag_defaults": {"track_patch": 0}}, "drag_defaults.track_patch must be a positive float"),
     ({"drag_defaults": [2]}, "drag_defaults must be a JSON object"),
     ({"drag_defaults": {"motion_anchor": 2}}, r"drag_defaults.motion_anchor must be a number in \[0, 1\]"),
 ])
