@@ -1,11 +1,12 @@
 """Point tracking: the published single-vector tracker and the patch tracker (`track_patch`)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from engine.edit.features import sample_features, square_offsets
 from engine.edit.motion import initial_templates
-from engine.edit.tracking import track_points, tracking_offsets
+from engine.edit.tracking import patch_distances, track_points, tracking_offsets
 
 RES = 64  # image px; the maps below are 16×16, so one feature px = 4 image px
 
@@ -48,3 +49,22 @@ def test_the_patch_tracker_finds_moved_content_where_one_vector_is_fooled_by_a_l
     assert (by_patch - truth).norm() <= 0.5
     assert (by_point - truth).norm() > 2.0  # taken in by the copy of the single vector
 
+
+
+@pytest.mark.parametrize("size, res, channels, radius, window, spacing",
+                         [(16, 64, 32, 8.0, 2.0, 0.25), (16, 64, 32, 3.0, 2.0, 0.25), (32, 256, 16, 6.0, 6.0, 1.0)])
+def test_patch_distances_equal_reading_every_point(size, res, channels, radius, window, spacing):
+    generator = torch.Generator().manual_seed(size + int(radius))
+    features = torch.randn(1, channels, size, size, generator=generator)
+    reads_around = tracking_offsets(radius, 0.5 * res / size)
+    handles = torch.rand(4, 2, generator=generator) * (res - 1)
+    handles[0] = torch.tensor([0.0, res - 1.0])  # corners and edges: border-clamped reads
+    handles[1] = torch.tensor([res - 1.0, res - 1.5])
+    templates = (sample_features(features, handles[:, None] + reads_around, res)
+                 + 0.3 * torch.randn(4, len(reads_around), channels, generator=generator))
+    candidates = (handles[:, None] + square_offsets(window, spacing)[None]).clamp(0, res - 1)
+    reads = (candidates[:, :, None] + reads_around[None, None]).clamp(0, res - 1)
+    direct = (sample_features(features, reads, res) - templates[:, None]).square().sum(-1).mean(-1)
+    fast = patch_distances(features, reads, templates, res)
+    torch.testing.assert_close(fast, direct, rtol=1e-4, atol=1e-4)
+    assert torch.equal(fast.argmin(dim=1), direct.argmin(dim=1))
