@@ -51,7 +51,7 @@ class DragOptions:
     r1: float | None = None
     motion_anchor: float | None = None  # 0 = DragGAN's published reference … 1; see motion_supervision_loss
     template_anchor: float | None = None  # FreeDrag: 0 = the published adapted template … 1 = the original
-    track_patch: float | None = None  # tracker's template radius, image px; 0 = one feature vector (published)
+    track_patch: float | None = None  # tracker's disk radius, image px; 0 = one feature vector (published)
     r2: float | None = None
     mask_weight: float | None = None
     stop_distance: float | None = None
@@ -109,14 +109,18 @@ class DragSettings:
     motion_anchor: float
     template_anchor: float
     track_patch: float  # radius of the tracker's template disk (0: one feature vector, as published)
-    track_patch_spacing: float
+
+    def tracking_reads(self, device: torch.device | str) -> torch.Tensor:
+        """The tracker's template reads [K, 2]; a disk's reads are half a feature pixel apart (finer
+        bilinear reads of the map add little)."""
+        return tracking_offsets(self.track_patch, 0.5 * self.feature_px, device)
 
 
 def model_drag_defaults(generator: EditableGenerator) -> dict:
     """The drag settings the generator's model file recommends (`drag_defaults`: optimize_rows, lr,
-    r1, motion_anchor, template_anchor, track_patch), or {}. The best values depend on the model — how fine the
-    structure its first rows control is, how its features scale — so a model's author may tune them;
-    options the caller sets win."""
+    r1, motion_anchor, template_anchor, track_patch), or {}. The best values depend on the model —
+    how fine the structure its first rows control is, how its features scale — so a model's author
+    may tune them; options the caller sets win."""
     return dict(getattr(generator, "drag_defaults", None) or {})
 
 
@@ -156,7 +160,6 @@ def resolve_settings(generator: EditableGenerator, options: DragOptions) -> Drag
                          else recommended.get("template_anchor", 0.0)),
         track_patch=(options.track_patch if options.track_patch is not None
                      else recommended.get("track_patch", 0.0)),
-        track_patch_spacing=0.5 * feature_px,  # finer bilinear reads of the map add little
     )
 
 
@@ -242,7 +245,7 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
     device = handles.device
     patch = disk_offsets(s.patch_radius, s.patch_spacing, device)
     window = square_offsets(s.track_radius, s.track_spacing, device)
-    track_reads = tracking_offsets(s.track_patch, s.track_patch_spacing, device)
+    track_reads = s.tracking_reads(device)
     features = latent.features()
     initial_features = features.detach()
     track_templates = initial_templates(initial_features, handles, track_reads, res)

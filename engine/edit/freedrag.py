@@ -5,9 +5,10 @@ that template to an intermediate *sub-target* in short sub-motions; after each o
 to what is actually there (more when the match is good) and a line search picks the next sub-target
 ("fuzzy localisation"), backing off when the content did not follow. Written from the paper's
 description, with one addition: the positions it reports and its arrival test use DragGAN's tracker
-(nearest neighbour to the handle's original feature, or patch, with `track_patch`), because on a soft model the adaptive template
-can follow content that was repainted rather than moved and the sub-target then claims arrival while
-the content stayed (docs/drag.md); the tracker does not steer the optimisation. The loss scale `l`
+(nearest neighbour to the handle's original feature, or its patch with `track_patch`), because on a
+soft model the adaptive template can follow content that was repainted rather than moved and the
+sub-target then claims arrival while the content stayed (docs/drag.md); the tracker does not steer
+the optimisation. The loss scale `l`
 is calibrated per drag from the features (see `calibrate_scale`) because the published l = 0.3 is in
 the units of one particular model's features. Two optional departures a model may recommend
 (`DragOptions.template_anchor`, `r1`): the sub-motions pull toward a blend of the handle's original
@@ -24,9 +25,9 @@ from typing import Callable
 import torch
 
 from .features import disk_offsets, mask_to_features, sample_features, square_offsets
-from .motion import mask_preservation_loss
+from .motion import initial_templates, mask_preservation_loss
 from .optimization import LatentOptimizer
-from .tracking import track_points, tracking_offsets
+from .tracking import track_points
 
 SUB_MOTION_STEPS = 5
 LINE_SEARCH_CANDIDATES = 10
@@ -54,7 +55,7 @@ class FreeDragSettings:
         else:
             offsets = template_offsets(0.75 * s.feature_px, device)
         return cls(template_offsets=offsets, max_move=s.track_radius, track_spacing=s.track_spacing,
-                   track_reads=tracking_offsets(s.track_patch, s.track_patch_spacing, device),
+                   track_reads=s.tracking_reads(device),
                    stop_distance=s.stop_distance, mask_weight=s.mask_weight, template_anchor=s.template_anchor)
 
 
@@ -102,7 +103,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
     original_templates = templates
-    track_templates = sample_features(initial_features, handles.unsqueeze(1) + s.track_reads, res)
+    track_templates = initial_templates(initial_features, handles, s.track_reads, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
     positions, located = handles.clone(), handles.clone()
     losses = torch.zeros(len(handles), device=handles.device)
