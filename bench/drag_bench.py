@@ -497,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=12)
     parser.add_argument("--reachable", type=int, default=20, help="reachable (known-warp) tasks; 0 = skip")
     parser.add_argument("--projection-steps", type=int, default=300,
-                        help="Adam steps of the projection that shows the model can represent each reachable task")
+                        help="Adam steps of the projection that shows the model can represent each reachable task "
+                             "(0 = skip it; runs merged later take it from the run that has it)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated method/preset[/precision] list")
     parser.add_argument("--options", default="", help="DragOptions overrides, e.g. r2=12,stop_distance=2")
@@ -544,7 +545,7 @@ def run(args) -> dict:
               "methods": {}, "rows": {}, "pairs": {}, "reachable": {}, "timing_steps": args.timing_steps}
     print("tracker", report["tracker"], flush=True)
     reachable = make_reachable_tasks(G.img_resolution, args.reachable)
-    if reachable:
+    if reachable and args.projection_steps:
         rows_free = resolve_optimize_rows(G, DragOptions(**overrides))
         report["reachable_projection"] = {str(rows_free): reachable_projection(G, reachable, tracker, rows_free,
                                                                                args.projection_steps)}
@@ -578,6 +579,8 @@ def merge_reports(reports: list[dict]) -> dict:
     for key in ("methods", "rows", "pairs", "reachable", "reachable_projection"):
         merged[key] = {k: v for r in reports for k, v in r.get(key, {}).items()}
     for r in reports:
+        if r.get("reachable_projection"):
+            merged["projection_steps"] = r["projection_steps"]
         if r.get("step_time_512"):
             merged["step_time_512"], merged["timing_steps"] = r["step_time_512"], r["timing_steps"]
     # Methods run on fewer tasks (the task set is a fixed sequence, so a shorter run is its prefix)

@@ -24,9 +24,9 @@ import torch
 from engine.models.interface import EditableGenerator
 from engine.models.precision import PRECISIONS, resolve_precision
 
-from .features import disk_offsets, mask_to_features, sample_features, square_offsets
+from .features import disk_offsets, square_offsets
 from .freedrag import FreeDragSettings, run_freedrag
-from .motion import initial_templates, mask_preservation_loss, motion_supervision_loss
+from .motion import MaskPreservation, initial_templates, motion_supervision_loss
 from .optimization import LatentOptimizer
 from .tracking import track_points, tracking_offsets
 
@@ -250,16 +250,14 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
     initial_features = features.detach()
     track_templates = initial_templates(initial_features, handles, track_reads, res)
     templates = initial_templates(initial_features, handles, patch, res) if s.motion_anchor else None
-    outside = None
-    if editable is not None:
-        outside = 1 - mask_to_features(editable, initial_features.shape[-1])
+    mask_term = None if editable is None else MaskPreservation(initial_features, editable, res)
     distances = (targets - handles).norm(dim=1).tolist()
     steps = 0
     while max(distances) > s.stop_distance and steps < max_steps and not reporter.cancelled():
         loss = motion_supervision_loss(features, handles, targets, patch, s.step, s.stop_distance, res, templates,
                                        s.motion_anchor)
-        if outside is not None:
-            loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
+        if mask_term is not None:
+            loss = loss + s.mask_weight * mask_term(features)
         latent.step(loss)
         steps += 1
         features = latent.features()

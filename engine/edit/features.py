@@ -51,10 +51,3 @@ def upsample_to_image(features: torch.Tensor, image_resolution: int) -> torch.Te
     return F.interpolate(features, size=(image_resolution, image_resolution), mode="bilinear",
                          align_corners=False)
 
-
-def mask_to_features(mask: torch.Tensor, feature_resolution: int) -> torch.Tensor:
-    """Editable mask [H, W] → [1, 1, h, w] at the feature map's resolution by area averaging."""
-    m = mask[None, None].to(torch.float32)
-    if m.shape[-1] == feature_resolution:
-        return m
-    return F.adaptive_avg_pool2d(m, feature_resolution)

@@ -24,8 +24,8 @@ from typing import Callable
 
 import torch
 
-from .features import disk_offsets, mask_to_features, sample_features, square_offsets
-from .motion import initial_templates, mask_preservation_loss
+from .features import disk_offsets, sample_features, square_offsets
+from .motion import MaskPreservation, initial_templates
 from .optimization import LatentOptimizer
 from .tracking import track_points
 
@@ -100,7 +100,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     window = square_offsets(s.max_move, s.track_spacing, handles.device)
     features = latent.features()
     initial_features = features.detach()
-    outside = None if editable is None else 1 - mask_to_features(editable, initial_features.shape[-1])
+    mask_term = None if editable is None else MaskPreservation(initial_features, editable, res)
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
     original_templates = templates
     track_templates = initial_templates(initial_features, handles, s.track_reads, res)
@@ -121,8 +121,8 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             if bool((point_losses < 0.25 * scale).all()):
                 break
             loss = pulled.sum()
-            if outside is not None:
-                loss = loss + s.mask_weight * mask_preservation_loss(features, initial_features, outside)
+            if mask_term is not None:
+                loss = loss + s.mask_weight * mask_term(features)
             latent.step(loss)
             steps += 1
             features = latent.features()
