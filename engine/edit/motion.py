@@ -82,7 +82,7 @@ class MaskPreservation:
             ys, xs = torch.meshgrid(cells + dy, cells + dx, indexing="ij")
             grids.append(image_to_grid(torch.stack([xs, ys], dim=-1).to(torch.float32), image_resolution))
             masks.append(outside[dy::scale, dx::scale])
-        per_call = min(PHASES_PER_CALL, len(grids))  # phase counts are powers of 4: whole groups
+        per_call = max(d for d in range(1, PHASES_PER_CALL + 1) if len(grids) % d == 0)  # equal groups
         self.grids = [torch.cat(grids[i:i + per_call])[None] for i in range(0, len(grids), per_call)]
         self.masks = [torch.cat(masks[i:i + per_call])[None, None] for i in range(0, len(masks), per_call)]
         self.calls = 0

@@ -14,9 +14,10 @@ def published_term(features, initial, editable, res):
     return (difference.abs() * (1 - editable)).mean()
 
 
-@pytest.mark.parametrize("feature_res, res", [(16, 64), (8, 64), (32, 64), (128, 512), (64, 64), (24, 64)])
+@pytest.mark.parametrize("feature_res, res", [(16, 64), (8, 64), (32, 64), (128, 512), (64, 64), (24, 64), (8, 24)])
 def test_one_cycle_of_phase_reads_equals_the_published_term(feature_res, res):
-    """(64 over 24 has no whole phases: that map gets the published computation.)"""
+    """(64 over 24 has no whole phases: that map gets the published computation; 24 over 8 has 9
+    phases, read 3 per call.)"""
     generator = torch.Generator().manual_seed(feature_res)
     initial = torch.randn(1, 6, feature_res, feature_res, generator=generator)
     features = initial + 0.3 * torch.randn(1, 6, feature_res, feature_res, generator=generator)
