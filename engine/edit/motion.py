@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from .features import image_to_grid, sample_features, upsample_to_image
 
-PHASES_PER_CALL = 4  # sub-pixel phases of the upsampled map each mask-term call reads (MaskPreservation)
+READS_PER_CALL = 2  # reads of the upsampled difference per cell in each mask-term call (MaskPreservation)
 
 
 def motion_supervision_loss(features: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
@@ -52,17 +52,19 @@ class MaskPreservation:
     must stay put (up = bilinear upsampling to image size, F0 = the first step's features).
 
     On a map already at image size (the "published" preset upsamples every step) this is computed
-    as published. On the block's own map, with s image px per feature px, the upsampled difference
-    at every s-th image pixel from one of the s² offsets ("phase") is a bilinear read of as many
-    points as the map has cells, so no full-resolution copy is needed: each call reads
-    `PHASES_PER_CALL` phases, taking turns so that every phase is read once per cycle, and the
-    term averages to the published one over each cycle. Why several per call: Adam divides each step
-    by the gradient's running magnitude, so a noisier estimate of the same term moves the content
-    less; on the bundled model's 20 masked benchmark tasks (float32) one phase per step ended
-    8.30 px from the targets with 1.03 8-bit levels of change outside, four 8.25 px / 1.14, all
-    sixteen (exact) 8.24 / 1.15, the published preset 8.18 / 1.20. (The first fast version, an L1
-    over the map's cells with an area-averaged mask, is a different quantity and ended at 8.29 / 1.04:
-    the cells' L1 is larger than their interpolation's, so it held the outside harder.)
+    as published. On the block's own map, with s image px per feature px, each cell stands for an
+    s × s block of image pixels, and the upsampled difference at any one of them ("phase") is a
+    bilinear read of the map, so no full-resolution copy is needed: each call reads
+    `READS_PER_CALL` pixels of every cell's block, taking turns so that every cell reads each of its
+    s² pixels once per cycle, and the term averages to the published one over each cycle. Neighbouring
+    cells read different phases (a scrambled offset per cell), so each call already mixes them all.
+    Why: Adam divides each step by the gradient's running magnitude, so a noisier estimate of the same
+    term moves the content less. On the bundled model's 20 masked benchmark tasks (float32): one
+    phase for the whole map per step ended 8.30 px from the targets with 1.03 8-bit levels of change
+    outside, four 8.25 / 1.14, all sixteen (exact) 8.24 / 1.15; two scrambled reads per cell 8.24 /
+    1.12 at half the reads of four; published 8.18 / 1.20. (The first fast version, an L1 over the
+    map's cells with an area-averaged mask, is a different quantity and ended at 8.29 / 1.04: the
+    cells' L1 is larger than their interpolation's, so it held the outside harder.)
     """
 
     def __init__(self, initial_features: torch.Tensor, editable: torch.Tensor, image_resolution: int):
@@ -75,16 +77,20 @@ class MaskPreservation:
             self.grids, self.masks = None, [outside[None, None]]
             return
         scale = image_resolution // feature_res
-        cells = torch.arange(feature_res, device=initial_features.device) * scale
+        count = scale * scale
+        rows, columns = torch.meshgrid(torch.arange(feature_res, device=outside.device),
+                                       torch.arange(feature_res, device=outside.device), indexing="ij")
+        offset = (7 * columns + 13 * rows) % count  # neighbouring cells start the cycle apart
+        order = torch.tensor(_phase_order(scale), device=outside.device)
         grids, masks = [], []
-        for phase in _phase_order(scale):
-            dy, dx = divmod(phase, scale)
-            ys, xs = torch.meshgrid(cells + dy, cells + dx, indexing="ij")
+        for turn in range(count):
+            phase = (order[turn] + offset) % count
+            xs, ys = scale * columns + phase % scale, scale * rows + phase // scale
             grids.append(image_to_grid(torch.stack([xs, ys], dim=-1).to(torch.float32), image_resolution))
-            masks.append(outside[dy::scale, dx::scale])
-        per_call = max(d for d in range(1, PHASES_PER_CALL + 1) if len(grids) % d == 0)  # equal groups
-        self.grids = [torch.cat(grids[i:i + per_call])[None] for i in range(0, len(grids), per_call)]
-        self.masks = [torch.cat(masks[i:i + per_call])[None, None] for i in range(0, len(masks), per_call)]
+            masks.append(outside[ys, xs])
+        per_call = max(d for d in range(1, READS_PER_CALL + 1) if count % d == 0)  # equal groups
+        self.grids = [torch.cat(grids[i:i + per_call])[None] for i in range(0, count, per_call)]
+        self.masks = [torch.cat(masks[i:i + per_call])[None, None] for i in range(0, count, per_call)]
         self.calls = 0
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
