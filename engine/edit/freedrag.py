@@ -109,14 +109,15 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
     original_templates = templates
     track_templates = initial_templates(initial_features, handles, s.track_reads, res)
+    stepper = _TrackedStepper(latent, s, mask_term, track_templates, window, targets, report, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
     positions, located = handles.clone(), handles.clone()
     losses = torch.zeros(len(handles), device=handles.device)
     sub_targets = _line_search(initial_features, positions, targets, templates, losses,
                                torch.full_like(losses, math.inf), scale, offsets, s, res)
-    steps, idle_rounds, arrived_by_template = 0, 0, False
-    while steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
-        steps_before = steps
+    idle_rounds, arrived_by_template = 0, False
+    while stepper.steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
+        steps_before = stepper.steps
         pull = s.template_anchor * original_templates + (1 - s.template_anchor) * templates
         for _ in range(SUB_MOTION_STEPS):
             pulled = patch_distance(features, sub_targets, offsets, pull, res)
@@ -125,17 +126,10 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
                 features.detach(), sub_targets, offsets, templates, res)
             if bool((point_losses < 0.25 * scale).all()):
                 break
-            loss = pulled.sum()
-            if mask_term is not None:
-                loss = loss + s.mask_weight * mask_term(features)
-            latent.step(loss)
-            steps += 1
-            features = latent.features()
-            located = track_points(features.detach(), located, track_templates, window, s.track_reads, res)
-            report(steps, located, (targets - located).norm(dim=1).tolist())
-            if steps >= max_steps or cancelled():
+            features, located = stepper.step(pulled.sum(), features, located)
+            if stepper.steps >= max_steps or cancelled():
                 break
-        idle_rounds = idle_rounds + 1 if steps == steps_before else 0
+        idle_rounds = idle_rounds + 1 if stepper.steps == steps_before else 0
         with torch.no_grad():
             current = sample_features(features, sub_targets.unsqueeze(1) + offsets, res)
             new_losses = (current - templates).abs().mean(dim=(1, 2))
@@ -150,35 +144,52 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
                                        scale, offsets, s, res)
             losses = new_losses
     if not arrived_by_template:
-        return located, steps, False
-    return _finish(latent, s, features, mask_term, original_templates, located, targets, track_templates,
-                   window, steps, max_steps, report, cancelled, res)
+        return located, stepper.steps, False
+    return _finish(stepper, features, original_templates, located, max_steps, cancelled)
 
 
-def _finish(latent: LatentOptimizer, s: FreeDragSettings, features: torch.Tensor,
-            mask_term: MaskPreservation | None, templates: torch.Tensor, located: torch.Tensor,
-            targets: torch.Tensor, track_templates: torch.Tensor, window: torch.Tensor, steps: int,
-            max_steps: int, report: Callable[[int, torch.Tensor, list[float]], None],
-            cancelled: Callable[[], bool], res: int) -> tuple[torch.Tensor, int, bool]:
+class _TrackedStepper:
+    """One optimisation step (loss plus the mask term), then the tracker and the progress report:
+    what both FreeDrag's sub-motions and its finish do after choosing their loss."""
+
+    def __init__(self, latent: LatentOptimizer, s: FreeDragSettings, mask_term: MaskPreservation | None,
+                 track_templates: torch.Tensor, window: torch.Tensor, targets: torch.Tensor,
+                 report: Callable[[int, torch.Tensor, list[float]], None], res: int):
+        self.latent, self.s, self.mask_term = latent, s, mask_term
+        self.track_templates, self.window, self.targets = track_templates, window, targets
+        self.report, self.res = report, res
+        self.steps = 0
+
+    def step(self, loss: torch.Tensor, features: torch.Tensor, located: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the new features and tracked positions."""
+        if self.mask_term is not None:
+            loss = loss + self.s.mask_weight * self.mask_term(features)
+        self.latent.step(loss)
+        self.steps += 1
+        features = self.latent.features()
+        located = track_points(features.detach(), located, self.track_templates, self.window, self.s.track_reads,
+                               self.res)
+        self.report(self.steps, located, (self.targets - located).norm(dim=1).tolist())
+        return features, located
+
+
+def _finish(stepper: _TrackedStepper, features: torch.Tensor, templates: torch.Tensor, located: torch.Tensor,
+            max_steps: int, cancelled: Callable[[], bool]) -> tuple[torch.Tensor, int, bool]:
     """The last ≤ d_max: DragGAN's tracked motion supervision (its step, the model's motion anchor,
     the template reads as its patch) from where the tracker finds the content, until the tracker is
     within the stop distance. FreeDrag's arrival is fuzzy by design — a sub-target counts as reached
     when the template matches well enough there — and its content-near test allows d_max (2 px at
     64 px): without this, the benchmark's random drags that FreeDrag called converged ended with the
     tracker 0.25–1.8 px from the target (7 of 9 over 0.4 px; docs/benchmarks.md history)."""
-    while steps < max_steps and not cancelled():
-        if bool(((targets - located).norm(dim=1) <= s.stop_distance).all()):
-            return located, steps, True
+    s, targets = stepper.s, stepper.targets
+    while not bool(((targets - located).norm(dim=1) <= s.stop_distance).all()):
+        if stepper.steps >= max_steps or cancelled():
+            return located, stepper.steps, False
         loss = motion_supervision_loss(features, located, targets, s.template_offsets, s.step, s.stop_distance,
-                                       res, templates, s.motion_anchor)
-        if mask_term is not None:
-            loss = loss + s.mask_weight * mask_term(features)
-        latent.step(loss)
-        steps += 1
-        features = latent.features()
-        located = track_points(features.detach(), located, track_templates, window, s.track_reads, res)
-        report(steps, located, (targets - located).norm(dim=1).tolist())
-    return located, steps, bool(((targets - located).norm(dim=1) <= s.stop_distance).all())
+                                       stepper.res, templates, s.motion_anchor)
+        features, located = stepper.step(loss, features, located)
+    return located, stepper.steps, True
 
 
 def _adapt_templates(templates: torch.Tensor, current: torch.Tensor, losses: torch.Tensor,
