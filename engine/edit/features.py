@@ -21,11 +21,65 @@ def sample_features(features: torch.Tensor, points: torch.Tensor, image_resoluti
     """Feature vectors at `points` ([..., 2] image px) from `features` [1, C, h, w] → [..., C].
 
     Reads only the requested points (bilinear, border-clamped like an upsampled map would be).
+    Differentiable w.r.t. `features` (not `points`). A map smaller than the image (a block's own map,
+    the fast presets) gets a cheaper backward (`_BilinearRead`); a map at image size (the published
+    preset's upsampled one) keeps `grid_sample`'s own, as DragGAN's reference runs it.
     """
+    if points.requires_grad:
+        raise ValueError("sample_features does not differentiate with respect to the points")
+    if features.requires_grad and torch.is_grad_enabled() and features.shape[-1] < image_resolution:
+        return _BilinearRead.apply(features, points, image_resolution)
+    return _grid_read(features, points, image_resolution)
+
+
+def _grid_read(features: torch.Tensor, points: torch.Tensor, image_resolution: int) -> torch.Tensor:
     batch_shape = points.shape[:-1]
     grid = image_to_grid(points, image_resolution).reshape(1, -1, 1, 2).to(features.dtype)
     sampled = F.grid_sample(features, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return sampled[0, :, :, 0].transpose(0, 1).reshape(*batch_shape, features.shape[1])
+
+
+class _BilinearRead(torch.autograd.Function):
+    """`grid_sample`'s read with a backward that scatters each read's four weighted gradients into
+    the map (`index_add_`): CPU's `grid_sampler_2d_backward` took 0.7 ms for a drag step's 600
+    reads of a 16 × 16 × 128 map, this 0.1 ms (same numbers to float rounding)."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, points: torch.Tensor, image_resolution: int) -> torch.Tensor:
+        _, _, h, w = features.shape
+        low, high, frac = bilinear_cells(points, (h, w), image_resolution)
+        cells = torch.stack([low[..., 1] * w + low[..., 0], low[..., 1] * w + high[..., 0],
+                             high[..., 1] * w + low[..., 0], high[..., 1] * w + high[..., 0]], dim=-1)
+        fx, fy = frac[..., 0], frac[..., 1]
+        weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=-1)
+        ctx.save_for_backward(cells, weights)
+        ctx.map_shape = features.shape
+        return _grid_read(features, points, image_resolution)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        cells, weights = ctx.saved_tensors
+        _, channels, h, w = ctx.map_shape
+        grad = grad.reshape(-1, channels)
+        weights = weights.reshape(-1, 4).to(grad.dtype)
+        cells = cells.reshape(-1, 4)
+        flat = grad.new_zeros(h * w, channels)
+        for corner in range(4):
+            flat.index_add_(0, cells[:, corner], grad * weights[:, corner, None])
+        return flat.t().reshape(ctx.map_shape), None, None
+
+
+def bilinear_cells(points: torch.Tensor, size: tuple[int, int], image_resolution: int
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where a bilinear `grid_sample` read (align_corners=False, border padding) of image-px `points`
+    [..., 2] falls on a map of `size` = (h, w) cells: low and high corner cells (x, y) and the
+    fractions toward the high ones."""
+    h, w = size
+    scale = torch.tensor([w, h], dtype=points.dtype, device=points.device) / image_resolution
+    top = torch.tensor([w - 1, h - 1], dtype=points.dtype, device=points.device)
+    u = torch.minimum(((points + 0.5) * scale - 0.5).clamp_min(0), top)
+    low = u.floor()
+    return low.long(), torch.minimum(low + 1, top).long(), u - low
 
 
 def disk_offsets(radius: float, spacing: float, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from .features import image_to_grid, sample_features, upsample_to_image
+from .features import sample_features, upsample_to_image
 
 READS_PER_CALL = 2  # reads of the upsampled difference per cell in each mask-term call (MaskPreservation)
 
@@ -74,7 +73,7 @@ class MaskPreservation:
         if image_resolution % feature_res:  # no whole phases: compute it as published
             self.initial_features = upsample_to_image(self.initial_features, image_resolution)
         if image_resolution % feature_res or feature_res == image_resolution:
-            self.grids, self.masks = None, [outside[None, None]]
+            self.points, self.masks = None, [outside[None, None]]
             return
         scale = image_resolution // feature_res
         count = scale * scale
@@ -82,26 +81,26 @@ class MaskPreservation:
                                        torch.arange(feature_res, device=outside.device), indexing="ij")
         offset = (7 * columns + 13 * rows) % count  # neighbouring cells start the cycle apart
         order = torch.tensor(_phase_order(scale), device=outside.device)
-        grids, masks = [], []
+        points, masks = [], []
         for turn in range(count):
             phase = (order[turn] + offset) % count
             xs, ys = scale * columns + phase % scale, scale * rows + phase // scale
-            grids.append(image_to_grid(torch.stack([xs, ys], dim=-1).to(torch.float32), image_resolution))
+            points.append(torch.stack([xs, ys], dim=-1).to(torch.float32))
             masks.append(outside[ys, xs])
         per_call = max(d for d in range(1, READS_PER_CALL + 1) if count % d == 0)  # equal groups
-        self.grids = [torch.cat(grids[i:i + per_call])[None] for i in range(0, count, per_call)]
-        self.masks = [torch.cat(masks[i:i + per_call])[None, None] for i in range(0, count, per_call)]
+        self.points = [torch.cat(points[i:i + per_call]) for i in range(0, count, per_call)]
+        self.masks = [torch.cat(masks[i:i + per_call])[..., None] for i in range(0, count, per_call)]
+        self.image_resolution = image_resolution
         self.calls = 0
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        if self.grids is None:
+        if self.points is None:
             if features.shape[-1] != self.initial_features.shape[-1]:
                 features = upsample_to_image(features, self.initial_features.shape[-1])
             return ((features - self.initial_features).abs() * self.masks[0]).mean()
-        k = self.calls % len(self.grids)
+        k = self.calls % len(self.points)
         self.calls += 1
-        read = F.grid_sample(features - self.initial_features, self.grids[k].to(features.dtype), mode="bilinear",
-                             padding_mode="border", align_corners=False)
+        read = sample_features(features - self.initial_features, self.points[k], self.image_resolution)
         return (read.abs() * self.masks[k]).mean()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .features import disk_offsets, sample_features
+from .features import bilinear_cells, disk_offsets, sample_features
 
 
 @torch.no_grad()
@@ -52,7 +52,7 @@ def patch_distances(features: torch.Tensor, reads: torch.Tensor, templates: torc
     size = features.shape[-1]
     distances = []
     for n in range(reads.shape[0]):
-        low, high, frac = _bilinear_cells(reads[n], size, image_resolution)  # [M, K, 2] each, (x, y)
+        low, high, frac = bilinear_cells(reads[n], (size, size), image_resolution)  # [M, K, 2] each, (x, y)
         x_a, y_a = int(low[..., 0].min()), int(low[..., 1].min())
         x_b, y_b = int(high[..., 0].max()), int(high[..., 1].max())
         crop = features[0, :, y_a:y_b + 1, x_a:x_b + 1].float()
@@ -78,13 +78,3 @@ def patch_distances(features: torch.Tensor, reads: torch.Tensor, templates: torc
         dot = w00 * cross[k, y0, x0] + w10 * cross[k, y0, x1] + w01 * cross[k, y1, x0] + w11 * cross[k, y1, x1]
         distances.append((squared - 2 * dot + template.square().sum(-1)).mean(dim=-1))
     return torch.stack(distances)
-
-
-def _bilinear_cells(points: torch.Tensor, size: int, image_resolution: int
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Where a bilinear `grid_sample` read (align_corners=False, border padding) of image-px `points`
-    [..., 2] falls on a map of size² cells: low and high corner cells (x, y) and the fractions toward
-    the high ones."""
-    u = ((points + 0.5) * (size / image_resolution) - 0.5).clamp(0, size - 1)
-    low = u.floor()
-    return low.long(), (low.long() + 1).clamp(max=size - 1), u - low

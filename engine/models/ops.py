@@ -161,7 +161,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         dcoefs = None
         if demodulate:
             weight_norms = derived_from_weight(weight, "square sums", lambda v: v.square().sum(dim=[2, 3]).t())
-            dcoefs = (styles.square() @ weight_norms + 1e-8).rsqrt()
+            with torch.autocast(styles.device.type, enabled=False):
+                dcoefs = (styles.square() @ weight_norms + 1e-8).rsqrt()
         x = x * styles.reshape(n, -1, 1, 1).to(x.dtype)
         x = conv2d_resample(x, weight_as(weight, x.dtype), f=resample_filter, up=up, padding=padding)
         if dcoefs is not None:
@@ -169,16 +170,31 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         if noise is not None:
             x = x + noise.to(x.dtype)
         return x
-    w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1, 1)
-    x = x.reshape(1, -1, *x.shape[2:])
-    w = w.reshape(-1, in_ch, kh, kw).to(x.dtype)
-    x = conv2d_resample(x, w, f=resample_filter, up=up, padding=padding, groups=n)
+    return premodulated_conv2d(x, modulated_weight(weight, styles, demodulate), noise=noise, up=up,
+                               padding=padding, resample_filter=resample_filter)
+
+
+def premodulated_conv2d(x: torch.Tensor, weights: torch.Tensor, noise: torch.Tensor | None = None, up: int = 1,
+                        padding: int = 0, resample_filter: torch.Tensor | None = None) -> torch.Tensor:
+    """The modulated convolution with per-sample weights [N·out, in, k, k] from `modulated_weight`."""
+    n = x.shape[0]
+    x = conv2d_resample(x.reshape(1, -1, *x.shape[2:]), weight_as(weights, x.dtype), f=resample_filter, up=up,
+                        padding=padding, groups=n)
     x = x.reshape(n, -1, *x.shape[2:])
     if noise is not None:
         x = x + noise.to(x.dtype)
     return x
+
+
+def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True) -> torch.Tensor:
+    """Per-sample modulated (and demodulated) weights [N·out, in, k, k] for a grouped convolution:
+    the fused form's weight, which a layer with fixed styles can build once and reuse."""
+    n = styles.shape[0]
+    out_ch, in_ch, kh, kw = weight.shape
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
+    if demodulate:
+        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1, 1)
+    return w.reshape(-1, in_ch, kh, kw)
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

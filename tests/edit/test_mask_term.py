@@ -24,7 +24,7 @@ def test_one_cycle_of_phase_reads_equals_the_published_term(feature_res, res):
     editable = torch.zeros(res, res)
     editable[res // 5:res // 2, res // 4:3 * res // 4] = 1
     term = MaskPreservation(initial, editable, res)
-    calls_per_cycle = len(term.grids) if term.grids else 1
+    calls_per_cycle = len(term.points) if term.points else 1
     cycle = torch.stack([term(features) for _ in range(calls_per_cycle)]).mean()
     assert torch.allclose(cycle, published_term(features, initial, editable, res), rtol=1e-5)
 
@@ -38,7 +38,7 @@ def test_each_phase_read_differs_and_the_gradient_reaches_only_the_outside():
     editable = torch.zeros(res, res)
     editable[8:56, 8:56] = 1
     term = MaskPreservation(initial, editable, res)
-    reads = [term(features) for _ in range(len(term.grids))]  # one cycle
+    reads = [term(features) for _ in range(len(term.points))]  # one cycle
     assert len({round(float(r.detach()), 6) for r in reads}) > 1
     (grad,) = torch.autograd.grad(torch.stack(reads).sum(), [features])
     assert grad[..., 4:12, 4:12].abs().max() == 0  # interior cells: every read of them is editable

@@ -233,3 +233,51 @@ def test_any_resolution_from_4_to_1024_builds():
         assert G.num_ws == 2 * int(math.log2(res)) - 2
     assert Generator(StyleGAN2Config.from_base(8, channel_base=64, channel_max=4, z_dim=4, w_dim=4,
                                                mapping_layers=1))(torch.randn(1, 4)).shape == (1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("arch", ["skip", "resnet"])
+def test_held_rows_give_the_same_pass_and_the_same_gradients_to_the_free_rows(arch):
+    """`held_from=k` (a drag's fixed rows) reuses modulated weights built once: the image, the
+    features and the gradient to rows < k must be what the plain pass gives, over repeated passes
+    (the memo's reuse), and no gradient may reach rows >= k."""
+    G = seeded_generator(small_config(architecture=arch)).requires_grad_(False)
+    ws = G.mapping(torch.randn(1, 32))
+    for held_from in (2, 5):
+        free = ws[:, :held_from].clone().requires_grad_(True)
+        held = ws[:, held_from:].clone().requires_grad_(True)
+        for _ in range(2):
+            plain = G.synthesize(torch.cat([free, held.detach()], 1), feature_block="b16", fused=False)
+            reused = G.synthesize(torch.cat([free, held], 1), feature_block="b16", fused=False, held_from=held_from)
+            torch.testing.assert_close(reused.image, plain.image, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(reused.features["b16"], plain.features["b16"], atol=1e-5, rtol=1e-4)
+            loss = lambda out: out.image.square().mean() + out.features["b16"][:, :, 3:6, 2:5].abs().mean()
+            expected = torch.autograd.grad(loss(plain), free)[0]
+            got, to_held = torch.autograd.grad(loss(reused), [free, held], allow_unused=True)
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4)
+            assert to_held is None or not to_held.any()
+            with torch.no_grad():
+                free.add_(0.3)  # the free rows change every step; the memo must not care
+
+
+def test_held_rows_follow_new_values_and_weight_changes():
+    """The memo is keyed on the held row's values and the layer's weights: a different w or an
+    in-place weight update (pivotal tuning, load_state_dict) must give the new answer."""
+    G = seeded_generator(small_config()).requires_grad_(False)
+    ws, other = G.mapping(torch.randn(1, 32)), G.mapping(torch.randn(1, 32))
+    G.synthesize(ws, held_from=0)
+    torch.testing.assert_close(G.synthesize(other, held_from=0).image, G.synthesize(other).image,
+                               atol=1e-5, rtol=1e-4)
+    with torch.no_grad():
+        G.synthesis.b8.conv1.weight.mul_(-2.0)
+        G.synthesis.b16.conv0.affine.bias.add_(0.5)
+    torch.testing.assert_close(G.synthesize(other, held_from=0).image, G.synthesize(other).image,
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_held_rows_still_train_the_weights():
+    G = seeded_generator(small_config())
+    ws = G.mapping(torch.randn(1, 32)).detach()
+    weight = G.synthesis.b16.conv1.weight
+    expected = torch.autograd.grad(G.synthesize(ws, fused=False).image.square().mean(), weight)[0]
+    got = torch.autograd.grad(G.synthesize(ws, held_from=0).image.square().mean(), weight)[0]
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4)

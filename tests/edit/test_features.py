@@ -1,0 +1,38 @@
+"""Bilinear reads of feature maps: the block-resolution read's own backward against grid_sample's."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from engine.edit.features import image_to_grid, sample_features
+
+RES = 64
+
+
+def grid_sample_read(features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """The read as `grid_sample` defines it (border padding, align_corners=False), [P, C]."""
+    grid = image_to_grid(points, RES).reshape(1, -1, 1, 2)
+    return F.grid_sample(features, grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, :, 0].t()
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+def test_read_and_gradient_match_grid_sample_inside_on_the_border_and_beyond(size):
+    torch.manual_seed(size)
+    features = torch.randn(1, 5, size, size, requires_grad=True)
+    points = torch.cat([torch.rand(200, 2) * (RES - 1),                      # anywhere
+                        torch.tensor([[0.0, 0.0], [RES - 1.0, RES - 1.0], [0.3, RES - 1.0],
+                                      [RES - 1.0, 17.0], [1.5, 2.0], [31.5, 31.5]])])  # edges, cell centres
+    points = torch.cat([points, points[:20]])  # repeated reads must add up their gradients
+    upstream = torch.randn(len(points), 5)
+    expected = grid_sample_read(features, points)
+    expected_grad = torch.autograd.grad((expected * upstream).sum(), features)[0]
+    got = sample_features(features, points.reshape(2, -1, 2), RES).reshape(-1, 5)
+    got_grad = torch.autograd.grad((got * upstream).sum(), features)[0]
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(got_grad, expected_grad, atol=1e-5, rtol=1e-5)
+
+
+def test_points_that_need_gradients_are_refused():
+    with pytest.raises(ValueError, match="points"):
+        sample_features(torch.randn(1, 3, 8, 8), torch.rand(4, 2, requires_grad=True), RES)
