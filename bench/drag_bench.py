@@ -8,7 +8,8 @@ One command (results land in bench/results/ and the "Drag" section of docs/bench
 What is measured, per method/preset, on a fixed versioned task set drawn from seeds:
 - MD (flow): mean final distance handle → target where the handle's content *actually* went, found
   by OpenCV DIS optical flow from the original to the edited image on ×8 bicubic-upsampled images
-  (the tracker's own error on a known warp is measured and reported next to it);
+  (the tracker's own error on a known warp is measured and reported next to it); a reading that fails
+  the forward-backward check is "lost" and counts as content that did not move;
 - MD (own): the method's own final handle positions;
 - success: flow MD ≤ 2·res/256 px; steps; ms per step; wall time of converged drags;
 - change outside the mask (masked tasks), mean absolute 8-bit difference;
@@ -45,6 +46,7 @@ TASKSET_VERSION = 1
 # "method/preset[/precision]"; no precision = "auto" (bf16 where the CPU/GPU computes it natively).
 METHODS = ["draggan/fast", "draggan/fast/float32", "draggan/published", "freedrag/fast"]
 FLOW_UPSAMPLE = 8
+FLOW_LOST = 1 / 32  # of the resolution: a reading whose forward-backward error exceeds this is "lost"
 PSI = 0.7
 
 
@@ -173,9 +175,9 @@ def reachable_projection(G, tasks: list[ReachableTask], tracker: "FlowTracker", 
             before = G.synthesize(ws).image
         warped = bump_warp(before, task.centre, task.shift, WARP_SIGMA * res)
         projected = project_rows(G, ws, warped, rows, steps)
-        found = tracker.track(to_uint8(before), to_uint8(projected), [task.handle])
         out.append({"task": task.task_id, "psnr_unedited": psnr(before, warped), "psnr_projected": psnr(projected, warped),
-                    "md_flow": mean_distance(found, [task.target]), "md_start": mean_distance([task.handle], [task.target])})
+                    **flow_reading(tracker, before, projected, [task.handle], [task.target], res),
+                    "md_start": mean_distance([task.handle], [task.target])})
     return out
 
 
@@ -205,6 +207,16 @@ class FlowTracker:
               ) -> list[tuple[float, float]]:
         return self.read(self.flow(before, after), points)
 
+    def track_checked(self, before: np.ndarray, after: np.ndarray, points: list[tuple[float, float]]
+                      ) -> tuple[list[tuple[float, float]], list[float]]:
+        """Positions as `track`, and each reading's forward-backward error: how far the flow from
+        `after` back to `before` lands from the point it started at. Where a drag destroyed the
+        content (a face smeared beyond recognition) the forward flow still answers, with a guess
+        that can lie 30 px off; its round trip then misses by about as much."""
+        found = self.track(before, after, points)
+        back = self.track(after, before, found)
+        return found, [math.hypot(b[0] - p[0], b[1] - p[1]) for b, p in zip(back, points)]
+
     @staticmethod
     def read(flow: np.ndarray, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """New model-pixel positions of `points` from an upsampled-grid flow (bilinear read)."""
@@ -224,6 +236,18 @@ def mean_distance(a: list[tuple[float, float]], b: list[tuple[float, float]]) ->
     return float(np.mean([math.hypot(p[0] - q[0], p[1] - q[1]) for p, q in zip(a, b)]))
 
 
+def flow_reading(tracker: "FlowTracker", before: torch.Tensor, after: torch.Tensor,
+                 handles: list[tuple[float, float]], targets: list[tuple[float, float]], res: int) -> dict:
+    """The flow's answer for a drag: md_flow = mean handle → target distance where the content went,
+    with a lost reading (forward-backward error over FLOW_LOST·res) counted as content that did not
+    move (its start distance), because its position is a guess; md_flow_raw keeps every reading."""
+    found, round_trip = tracker.track_checked(to_uint8(before), to_uint8(after), handles)
+    lost = [e > FLOW_LOST * res for e in round_trip]
+    checked = [math.hypot(*(np.subtract(h if miss else f, t))) for f, h, t, miss in zip(found, handles, targets, lost)]
+    return {"md_flow": float(np.mean(checked)), "md_flow_raw": mean_distance(found, targets),
+            "flow_lost": sum(lost), "fb_error_max": max(round_trip)}
+
+
 def seed_ws(G, seed: int) -> torch.Tensor:
     z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).float()
     with torch.no_grad():
@@ -235,7 +259,7 @@ def tracker_self_check(G, tracker: FlowTracker, n_images: int = 6) -> dict:
     bump of 5–20 % of the resolution) and compare the flow's answer with the truth at 9 points."""
     res = G.img_resolution
     rng = np.random.default_rng(7)
-    errors = []
+    errors, round_trips = [], []
     for i in range(n_images):
         with torch.no_grad():
             image = G.synthesize(seed_ws(G, 5000 + i)).image
@@ -244,13 +268,15 @@ def tracker_self_check(G, tracker: FlowTracker, n_images: int = 6) -> dict:
         sigma = 0.25 * res
         warped = bump_warp(image, centre, shift, sigma)
         points = [(centre[0] + dx, centre[1] + dy) for dx in (-6, 0, 6) for dy in (-6, 0, 6)]
-        found = tracker.track(to_uint8(image), to_uint8(warped), points)
+        found, round_trip = tracker.track_checked(to_uint8(image), to_uint8(warped), points)
         for q, (fx, fy) in zip(points, found):
             px, py = warp_forward(q, centre, shift, sigma)
             errors.append(math.hypot(fx - px, fy - py))
+        round_trips += round_trip
     errors.sort()
     return {"median_px": statistics.median(errors), "p90_px": errors[int(0.9 * (len(errors) - 1))],
-            "max_px": errors[-1], "points": len(errors)}
+            "max_px": errors[-1], "points": len(errors), "fb_max_px": max(round_trips),
+            "lost": sum(e > FLOW_LOST * res for e in round_trips)}
 
 
 def drag_options(variant: str, **fields) -> DragOptions:
@@ -264,7 +290,9 @@ def drag_options(variant: str, **fields) -> DragOptions:
 
 
 def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTracker,
-             overrides: dict | None = None) -> dict:
+             overrides: dict | None = None, save_to: Path | None = None) -> dict:
+    """One drag and its figures; `save_to`: also write the edited image there (PNG), so that a
+    changed measurement can be re-read from the images instead of rerunning the drags."""
     res = G.img_resolution
     ws = seed_ws(G, task.seed)
     with torch.no_grad():
@@ -279,9 +307,13 @@ def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTrack
                   options=drag_options(variant, max_steps=max_steps, **(overrides or {})),
                   callback=lambda _progress: stamps.append(time.perf_counter()))
     intervals = np.diff(stamps)
-    found = tracker.track(to_uint8(before), to_uint8(result.image), task.handles)
+    if save_to is not None:
+        from PIL import Image
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(to_uint8(result.image)).save(save_to)
     row = {"task": task.task_id, "points": len(task.handles), "masked": mask is not None,
-           "md_flow": mean_distance(found, task.targets), "md_own": mean_distance(result.handles, task.targets),
+           **flow_reading(tracker, before, result.image, task.handles, task.targets, res),
+           "md_own": mean_distance(result.handles, task.targets),
            "md_start": mean_distance(task.handles, task.targets), "steps": result.steps,
            "converged": result.converged, "seconds": result.seconds,
            "ms_per_step": float(np.median(intervals) * 1000) if len(intervals) else None}
@@ -356,6 +388,8 @@ def summarize(rows: list[dict], res: int) -> dict:
         "moved_share": float(np.mean([1 - r["md_flow"] / r["md_start"] for r in rows])),
         "half_way": sum(r["md_flow"] <= 0.5 * r["md_start"] for r in rows),
         "stalled": sum(r["md_flow"] > 0.9 * r["md_start"] for r in rows),  # under 10 % of the way
+        # Tasks with a lost flow reading (counted as not moved there); None for rows measured before the check.
+        "flow_lost": sum(r["flow_lost"] > 0 for r in rows) if all("flow_lost" in r for r in rows) else None,
         "converged": len(converged),
         "median_steps": float(np.median([r["steps"] for r in rows])),
         "ms_per_step": float(np.median([r["ms_per_step"] for r in rows if r["ms_per_step"] is not None])),
@@ -378,7 +412,13 @@ def markdown(report: dict) -> str:
         "",
         f"Independent tracker (DIS flow on ×{FLOW_UPSAMPLE} bicubic upsampling) on a known warp: median "
         f"{report['tracker']['median_px']:.2f} px, p90 {report['tracker']['p90_px']:.2f} px, max "
-        f"{report['tracker']['max_px']:.2f} px ({report['tracker']['points']} points). "
+        f"{report['tracker']['max_px']:.2f} px ({report['tracker']['points']} points)"
+        + (f"; its forward-backward error there at most {report['tracker']['fb_max_px']:.2f} px "
+           f"({report['tracker']['lost']} of the points over the lost threshold)"
+           if "fb_max_px" in report["tracker"] else "") + ". "
+        f"A reading whose forward-backward error exceeds {FLOW_LOST * res:g} px (res/{1 / FLOW_LOST:g}) is "
+        "**lost** (the flow guesses where a drag smeared the content) and counts as content that did not "
+        "move (its start distance); \"flow lost\" = tasks with such a reading. "
         f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256); \"moved\" = mean share of the start distance "
         "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance; "
         "\"stalled\" = tasks where the content covered under 10 % of the way. "
@@ -386,19 +426,20 @@ def markdown(report: dict) -> str:
            if report["methods"] else ""),
         "",
         "| method / preset | MD flow px | MD own px | MD flow 1 / 3 / 5 pts | success | failures | moved (flow) "
-        "| ≥ half way | stalled | converged | median steps | ms/step | median s (converged) "
+        "| ≥ half way | stalled | flow lost | converged | median steps | ms/step | median s (converged) "
         "| outside-mask change (inside) 8-bit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["methods"].items():
         by_points = " / ".join(f"{s['by_points'][k]:.2f}" if k in s["by_points"] else "–" for k in ("1", "3", "5"))
         secs = f"{s['median_seconds_converged']:.2f}" if s["median_seconds_converged"] is not None else "–"
         change = (f"{s['change_outside']:.2f} ({s['change_inside']:.2f})" if s["change_outside"] is not None
                   else "– (no masked task)")
+        lost = f"{s['flow_lost']}/{s['tasks']}" if s.get("flow_lost") is not None else "–"
         lines.append(
             f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {by_points} "
             f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {100 * s['moved_share']:.0f} % "
-            f"| {s['half_way']}/{s['tasks']} | {s['stalled']}/{s['tasks']} | {s['converged']}/{s['tasks']} "
+            f"| {s['half_way']}/{s['tasks']} | {s['stalled']}/{s['tasks']} | {lost} | {s['converged']}/{s['tasks']} "
             f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
             f"| {change} |")
     if report.get("pairs"):
@@ -426,13 +467,14 @@ def markdown(report: dict) -> str:
         lines += ["where the projection gets there, the answer is in the drag's search space and a miss is the "
                   "method's.", "",
                   "| method / preset | MD flow px | MD own px | moved (flow) | ≤ 1 px | success | ≥ half way "
-                  "| median steps |", "|---|---|---|---|---|---|---|---|"]
+                  "| flow lost | median steps |", "|---|---|---|---|---|---|---|---|---|"]
         for name, rows in report["reachable"].items():
             flow = np.array([r["md_flow"] for r in rows])
             start = np.array([r["md_start"] for r in rows])
             lines.append(f"| {name} | {flow.mean():.2f} | {np.mean([r['md_own'] for r in rows]):.2f} "
                          f"| {100 * np.mean(1 - flow / start):.0f} % | {(flow <= 1).sum()}/{len(rows)} "
                          f"| {(flow <= 2 * res / 256).sum()}/{len(rows)} | {(flow <= start / 2).sum()}/{len(rows)} "
+                         f"| {sum(r.get('flow_lost', 0) > 0 for r in rows)}/{len(rows)} "
                          f"| {np.median([r['steps'] for r in rows]):.0f} |")
     if report.get("step_time_512"):
         t = report["step_time_512"]
@@ -513,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="combine earlier --out files (run in parallel) instead of running")
     parser.add_argument("--write-docs", action="store_true", help="update the Drag section of docs/benchmarks.md")
     parser.add_argument("--note", default="", help="a paragraph printed under the tables")
+    parser.add_argument("--save-images", type=Path, default=None,
+                        help="folder for every edited image (PNG per task and method), for re-reading them later")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.merge:
@@ -554,8 +598,10 @@ def run(args) -> dict:
     for name in filter(None, args.methods.split(",")):
         label = name + args.label
         rows = []
+        images = args.save_images / label.replace("/", "_").replace(" ", "_") if args.save_images else None
         for task in tasks:
-            rows.append(run_task(G, task, name, args.max_steps, tracker, overrides))
+            rows.append(run_task(G, task, name, args.max_steps, tracker, overrides,
+                                 images / f"task{task.task_id:03d}.png" if images else None))
             print(label, rows[-1], flush=True)
         if rows:  # a run with --tasks 0 leaves the task rows of a merged earlier run in place
             report["rows"][label] = rows
@@ -563,7 +609,8 @@ def run(args) -> dict:
         if args.pairs:
             report["pairs"][label] = paired_reconstruction(G, name, tracker, args.pairs, overrides)
         if reachable:
-            report["reachable"][label] = [run_task(G, t.as_drag_task(), name, args.max_steps, tracker, overrides)
+            report["reachable"][label] = [run_task(G, t.as_drag_task(), name, args.max_steps, tracker, overrides,
+                                                   images / f"reachable{t.task_id:03d}.png" if images else None)
                                           for t in reachable]
         print(label, report["methods"].get(label), flush=True)
     if args.timing_steps:

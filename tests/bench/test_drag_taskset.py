@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "drag_bench.py"
 spec = importlib.util.spec_from_file_location("drag_bench", BENCH)
@@ -40,7 +41,6 @@ def test_reachable_tasks_follow_their_warp():
         # The centre moves by less than the bump's amplitude (it leaves the peak) but most of it.
         assert 0.5 * math.hypot(*t.shift) < moved < math.hypot(*t.shift) and 0.06 * 64 * 0.5 < moved
     # The warped image really carries the centre's content to the target (an impulse lands there).
-    import torch
     t = tasks[0]
     image = torch.full((1, 3, 64, 64), -1.0)
     x, y = round(t.handle[0]), round(t.handle[1])
@@ -111,3 +111,35 @@ def test_merge_takes_the_later_run_of_a_method_and_summarises_every_row_set_alik
     assert list(merged["methods"]) == ["a", "b"] and merged["date"] == "2026-01-03"
     assert merged["methods"]["a"]["half_way"] == 2 and merged["methods"]["a"]["stalled"] == 0
     assert merged["methods"]["b"]["stalled"] == 1 and "stale" not in merged["methods"]["b"]
+
+
+def test_a_lost_flow_reading_counts_as_content_that_did_not_move():
+    """Where the drag smeared the content the forward flow still answers; the round trip exposes it."""
+    class Tracker:
+        def __init__(self, round_trip):
+            self.round_trip = round_trip
+
+        def track_checked(self, before, after, points):
+            return [(30.0, 40.0)] * len(points), self.round_trip
+
+    blank = torch.zeros(1, 3, 64, 64)
+    handles, targets = [(10.0, 10.0), (20.0, 20.0)], [(30.0, 40.0), (20.0, 30.0)]
+    trusted = drag_bench.flow_reading(Tracker([0.1, 0.3]), blank, blank, handles, targets, 64)
+    lost = drag_bench.flow_reading(Tracker([0.1, 25.0]), blank, blank, handles, targets, 64)
+    assert trusted["flow_lost"] == 0 and math.isclose(trusted["md_flow"], (0 + math.hypot(10, 10)) / 2)
+    assert lost["flow_lost"] == 1 and math.isclose(lost["md_flow"], (0 + 10) / 2)  # the second did not move
+    assert lost["md_flow_raw"] == trusted["md_flow_raw"] and lost["fb_error_max"] == 25.0
+
+
+def test_round_trip_of_a_known_warp_is_small():
+    tracker = drag_bench.FlowTracker()
+    rng = np.random.default_rng(0)
+    image = torch.nn.functional.interpolate(torch.from_numpy(rng.uniform(-1, 1, (1, 3, 8, 8))).float(),
+                                            size=(64, 64), mode="bicubic", align_corners=False).clamp(-1, 1)
+    warped = drag_bench.bump_warp(image, (32.0, 32.0), (4.0, -3.0), 16.0)
+    points = [(32.0, 32.0), (26.0, 36.0)]
+    found, round_trip = tracker.track_checked(drag_bench.to_uint8(image), drag_bench.to_uint8(warped), points)
+    assert max(round_trip) < drag_bench.FLOW_LOST * 64
+    for point, position in zip(points, found):
+        truth = drag_bench.warp_forward(point, (32.0, 32.0), (4.0, -3.0), 16.0)
+        assert math.hypot(position[0] - truth[0], position[1] - truth[1]) < 1.0
