@@ -77,4 +77,3 @@ def _adam(parameter: torch.Tensor, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam([parameter], lr=lr, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam([parameter], lr=lr)
-

@@ -154,7 +154,6 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     batch (much faster for training batches). Both compute the same function.
     """
     n = x.shape[0]
-    out_ch, in_ch, kh, kw = weight.shape
     if not fused:
         # Σ_ikl (w_oikl·s_ni)² = s_n² · Σ_kl w_oikl²: a small matmul instead of an [N, out, in, k, k]
         # per-sample weight tensor, which dominated training-step time on CPU.
@@ -190,7 +189,7 @@ def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: boo
     """Per-sample modulated (and demodulated) weights [N·out, in, k, k] for a grouped convolution:
     the fused form's weight, which a layer with fixed styles can build once and reuse."""
     n = styles.shape[0]
-    out_ch, in_ch, kh, kw = weight.shape
+    _, in_ch, kh, kw = weight.shape
     w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
     if demodulate:
         w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1, 1)
