@@ -125,6 +125,7 @@ def test_a_reading_beyond_the_start_counts_as_no_progress():
     distances = [0.0, math.hypot(10, 10), math.hypot(1, 0)]    # where the tracker put each handle
     starts = [math.hypot(20, 30), 10.0, math.hypot(2, 2)]
     assert math.isclose(reading["md_flow_raw"], sum(distances) / 3)
+    assert math.isclose(reading["md_flow"], sum(map(min, distances, starts)) / 3)
     assert math.isclose(reading["md_flow"], (0.0 + 10.0 + 1.0) / 3)  # the second went the wrong way
     assert reading["flow_beyond_start"] == 1
 
@@ -143,3 +144,14 @@ def test_saved_images_reread_to_the_same_figures(tmp_path):
     for group in ("rows", "reachable"):
         for a, b in zip(before[group]["draggan/fast"], after[group]["draggan/fast"]):
             assert math.isclose(a["md_flow"], b["md_flow"], abs_tol=1e-9) and a["flow_beyond_start"] == b["flow_beyond_start"]
+
+
+def test_paired_difference_to_the_reference_and_its_interval():
+    def rows(flows):
+        return [{"task": i, "md_flow": f} for i, f in enumerate(flows)]
+
+    same = drag_bench.paired_difference(rows([1.0, 2.0, 3.0, 4.0]), rows([1.0, 2.0, 3.0, 4.0]))
+    assert same == (0.0, 0.0, 0.0)
+    mean, low, high = drag_bench.paired_difference(rows([2.0, 2.5, 4.0, 5.0]), rows([1.0, 2.0, 3.0, 4.0]))
+    assert math.isclose(mean, 0.875) and 0.5 <= low < mean < high <= 1.0  # every task worse: the interval excludes 0
+    assert drag_bench.paired_difference(rows([1.0, 2.0]), rows([1.0, 2.0, 3.0])) is None  # not the same tasks
