@@ -488,9 +488,10 @@ def markdown(report: dict) -> str:
                   else "– (no masked task)")
         beyond = f"{s['flow_beyond_start']}/{s['tasks']}" if s.get("flow_beyond_start") is not None else "–"
         raw = f"{s['md_flow_raw']:.2f}" if s.get("md_flow_raw") is not None else "–"
-        paired = (paired_difference(report["rows"][name], report["rows"][REFERENCE])
-                  if name in report.get("rows", {}) and REFERENCE in report.get("rows", {}) and name != REFERENCE
-                  else None)
+        rows = report.get("rows", {})
+        same_reading = all("flow_beyond_start" in r for r in rows.get(name, []) + rows.get(REFERENCE, []))
+        paired = (paired_difference(rows[name], rows[REFERENCE])
+                  if name in rows and REFERENCE in rows and name != REFERENCE and same_reading else None)
         delta = f"{paired[0]:+.2f} ({paired[1]:+.2f} … {paired[2]:+.2f})" if paired else "–"
         lines.append(
             f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {by_points} "
@@ -531,8 +532,9 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name} | {flow.mean():.2f} | {np.mean([r['md_own'] for r in rows]):.2f} "
                          f"| {100 * np.mean(1 - flow / start):.0f} % | {(flow <= 1).sum()}/{len(rows)} "
                          f"| {(flow <= 2 * res / 256).sum()}/{len(rows)} | {(flow <= start / 2).sum()}/{len(rows)} "
-                         f"| {sum(r.get('flow_beyond_start', 0) > 0 for r in rows)}/{len(rows)} "
-                         f"| {np.median([r['steps'] for r in rows]):.0f} |")
+                         + (f"| {sum(r['flow_beyond_start'] > 0 for r in rows)}/{len(rows)} "
+                            if all("flow_beyond_start" in r for r in rows) else "| – ")
+                         + f"| {np.median([r['steps'] for r in rows]):.0f} |")
     if report.get("step_time_512"):
         t = report["step_time_512"]
         lines += ["", "Per-step time at 512 px (FFHQ configuration, channel_base 32768, channel_max 512, 16 ws, "
