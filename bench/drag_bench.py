@@ -346,16 +346,12 @@ def reread_flow(report: dict, images: Path, model: str | None) -> int:
                 path = image_folder(images, label) / f"{prefix}{row['task']:03d}.png"
                 if path.exists():
                     task = lookup[row["task"]]
-                    for stale in ("flow_lost", "fb_error_max"):
-                        row.pop(stale, None)
                     row.update(flow_reading(tracker, original(task), np.asarray(Image.open(path).convert("RGB")),
                                             task.handles, task.targets))
                     done += 1
     for rows in report.get("reachable_projection", {}).values():
         for row in rows:
             raw = row.get("md_flow_raw", row["md_flow"])
-            for stale in ("flow_lost", "fb_error_max"):
-                row.pop(stale, None)
             row.update(md_flow=min(raw, row["md_start"]), md_flow_raw=raw, flow_beyond_start=int(raw > row["md_start"]))
     for label, rows in report.get("rows", {}).items():
         report["methods"][label] = summarize(rows, res)
