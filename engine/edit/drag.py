@@ -24,7 +24,7 @@ import torch
 from engine.models.interface import EditableGenerator
 from engine.models.precision import PRECISIONS, resolve_precision
 
-from .features import disk_offsets, square_offsets
+from .features import Patch, disk_offsets, square_offsets
 from .freedrag import FreeDragSettings, run_freedrag
 from .motion import MaskPreservation, initial_templates, motion_supervision_loss
 from .optimization import LatentOptimizer
@@ -243,7 +243,7 @@ def _run_draggan(latent: LatentOptimizer, s: DragSettings, handles: torch.Tensor
                  editable: torch.Tensor | None, max_steps: int, reporter: _Reporter, res: int
                  ) -> tuple[torch.Tensor, int, bool]:
     device = handles.device
-    patch = disk_offsets(s.patch_radius, s.patch_spacing, device)
+    patch = Patch(disk_offsets(s.patch_radius, s.patch_spacing, device))
     window = square_offsets(s.track_radius, s.track_spacing, device)
     track_reads = s.tracking_reads(device)
     features = latent.features()

@@ -69,6 +69,75 @@ class _BilinearRead(torch.autograd.Function):
         return flat.t().reshape(ctx.map_shape), None, None
 
 
+class Patch:
+    """A set of read offsets [K, 2] around a point (a disk, a square, a 3 × 3 template), kept with the
+    grid they lie on (`axis` × `axis`, image px) so that reading it around many centres is separable
+    (`sample_patches`). Built once per drag: a drag step reads the same patches every step."""
+
+    def __init__(self, offsets: torch.Tensor):
+        self.offsets = offsets
+        self.axis, inverse = torch.unique(offsets, return_inverse=True)  # x and y values together
+        self.index_xy = inverse[:, 0] * len(self.axis) + inverse[:, 1]  # where each offset is in an x-major grid
+        self.extent = float(self.axis[-1] - self.axis[0])
+        self._cells: dict[tuple[int, int], torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def window_cells(self, size: int, span: int) -> torch.Tensor:
+        """Flat map indices of a span × span window at the origin of a size × size map."""
+        key = (size, span)
+        if key not in self._cells:
+            steps = torch.arange(span, device=self.offsets.device)
+            self._cells[key] = (steps[:, None] * size + steps[None, :]).reshape(-1)
+        return self._cells[key]
+
+
+def as_patch(offsets: "Patch | torch.Tensor") -> Patch:
+    return offsets if isinstance(offsets, Patch) else Patch(offsets)
+
+
+def sample_patches(features: torch.Tensor, centres: torch.Tensor, patch: "Patch | torch.Tensor",
+                   image_resolution: int) -> torch.Tensor:
+    """`sample_features(features, centres[..., None, :] + patch.offsets)` → [..., K, C].
+
+    Bilinear reads with border clamping are separable in x and y, so the reads of a grid of offsets
+    around a centre are two small matrix products with the window of the map they touch; a drag step's
+    point work was otherwise dozens of small ops per read (`grid_sample`, cell arithmetic, its
+    backward's scatter): 1.5–2.7× faster read and backward for 1–5 handles on a 16 × 16 map. Reads
+    that need no gradient (tracking, line searches) are as fast with one `grid_sample`, which they
+    keep; so does a map at image size (the published preset's upsampled one), as DragGAN's reference
+    reads it.
+    """
+    patch = as_patch(patch)
+    _, channels, size, width = features.shape
+    needs_gradient = features.requires_grad and torch.is_grad_enabled()
+    if not needs_gradient or size >= image_resolution or size != width:
+        return sample_features(features, centres[..., None, :] + patch.offsets, image_resolution)
+    batch_shape = centres.shape[:-1]
+    flat_centres = centres.reshape(-1, 2)
+    count, points = len(flat_centres), len(patch.axis)
+    span = min(size, int(patch.extent * size / image_resolution) + 3)  # cells any centre's reads touch
+    coordinates = ((flat_centres[:, :, None] + patch.axis + 0.5) * (size / image_resolution) - 0.5)
+    coordinates = coordinates.clamp(0, size - 1)  # [B, 2 (x, y), M] in map cells, border-clamped
+    low = coordinates.floor()
+    frac = coordinates - low
+    start = low[:, :, :1].clamp(max=size - span)
+    relative = (low - start).long()[..., None]
+    # Each read's two cells; a read on the last cell has frac 0, so clamping its high cell adds nothing.
+    weights = coordinates.new_zeros(count, 2, points, span)
+    weights.scatter_(-1, relative, (1 - frac)[..., None])
+    weights.scatter_add_(-1, (relative + 1).clamp(max=span - 1), frac[..., None])
+    origin = (start[:, 1] * size + start[:, 0]).long()  # [B, 1]
+    cells = (origin + patch.window_cells(size, span)).reshape(-1)
+    window = features[0].reshape(channels, size * size).t().contiguous().index_select(0, cells)  # [B·span·span, C]
+    rows = torch.bmm(weights[:, 1], window.reshape(count, span, span * channels))  # [B, My, span·C]
+    rows = rows.reshape(count, points, span, channels).transpose(1, 2).reshape(count, span, points * channels)
+    grid = torch.bmm(weights[:, 0], rows)  # [B, Mx, My·C]
+    reads = grid.reshape(count, points * points, channels).index_select(1, patch.index_xy)
+    return reads.reshape(*batch_shape, len(patch), channels)
+
+
 def bilinear_cells(points: torch.Tensor, size: tuple[int, int], image_resolution: int
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Where a bilinear `grid_sample` read (align_corners=False, border padding) of image-px `points`

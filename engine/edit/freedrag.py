@@ -25,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from .features import disk_offsets, sample_features, square_offsets
+from .features import Patch, disk_offsets, sample_patches, square_offsets
 from .motion import MaskPreservation, initial_templates, motion_supervision_loss
 from .optimization import LatentOptimizer
 from .tracking import track_points
@@ -69,18 +69,17 @@ def template_offsets(spacing: float, device: torch.device) -> torch.Tensor:
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def patch_distance(features: torch.Tensor, centres: torch.Tensor, offsets: torch.Tensor,
+def patch_distance(features: torch.Tensor, centres: torch.Tensor, offsets: Patch | torch.Tensor,
                    templates: torch.Tensor, res: int) -> torch.Tensor:
-    """Mean L1 between templates [N, 9, C] and the patches read at `centres` [N, ..., 2] → [N, ...]."""
-    points = centres.unsqueeze(-2) + offsets
-    patches = sample_features(features, points, res)
+    """Mean L1 between templates [N, K, C] and the patches read at `centres` [N, ..., 2] → [N, ...]."""
+    patches = sample_patches(features, centres, offsets, res)
     extra_dims = patches.ndim - templates.ndim
     expanded = templates.reshape(templates.shape[0], *([1] * extra_dims), *templates.shape[1:])
     return (patches - expanded).abs().mean(dim=(-2, -1))
 
 
 def calibrate_scale(features: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
-                    templates: torch.Tensor, offsets: torch.Tensor, max_move: float, res: int) -> float:
+                    templates: torch.Tensor, offsets: Patch | torch.Tensor, max_move: float, res: int) -> float:
     """The loss scale l: template distance SCALE_REACH·d_max toward the target on the unedited
     features, so the line search's "closest to l" asks for a bounded motion per sub-motion whatever
     the feature magnitudes of the model. Measured on the test blobs: reach 1 → arrives 2.5 px short
@@ -101,12 +100,12 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     (a repainted handle leaves the content several px behind while the template matches); then
     `_finish` closes the rest, and converged means the tracker ended within the stop distance, as
     for DragGAN."""
-    offsets = s.template_offsets
+    offsets = Patch(s.template_offsets)
     window = square_offsets(s.max_move, s.track_spacing, handles.device)
     features = latent.features()
     initial_features = features.detach()
     mask_term = None if editable is None else MaskPreservation(initial_features, editable, res)
-    templates = sample_features(initial_features, handles.unsqueeze(1) + offsets, res)
+    templates = sample_patches(initial_features, handles, offsets, res)
     original_templates = templates
     track_templates = initial_templates(initial_features, handles, s.track_reads, res)
     stepper = _TrackedStepper(latent, s, mask_term, track_templates, window, targets, report, res)
@@ -131,7 +130,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
                 break
         idle_rounds = idle_rounds + 1 if stepper.steps == steps_before else 0
         with torch.no_grad():
-            current = sample_features(features, sub_targets.unsqueeze(1) + offsets, res)
+            current = sample_patches(features, sub_targets, offsets, res)
             new_losses = (current - templates).abs().mean(dim=(1, 2))
             positions = sub_targets
             arrived = ((targets - positions).norm(dim=1) <= s.stop_distance) & (new_losses <= 0.25 * scale)
@@ -145,7 +144,7 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             losses = new_losses
     if not arrived_by_template:
         return located, stepper.steps, False
-    return _finish(stepper, features, original_templates, located, max_steps, cancelled)
+    return _finish(stepper, features, offsets, original_templates, located, max_steps, cancelled)
 
 
 class _TrackedStepper:
@@ -174,8 +173,8 @@ class _TrackedStepper:
         return features, located
 
 
-def _finish(stepper: _TrackedStepper, features: torch.Tensor, templates: torch.Tensor, located: torch.Tensor,
-            max_steps: int, cancelled: Callable[[], bool]) -> tuple[torch.Tensor, int, bool]:
+def _finish(stepper: _TrackedStepper, features: torch.Tensor, patch: Patch, templates: torch.Tensor,
+            located: torch.Tensor, max_steps: int, cancelled: Callable[[], bool]) -> tuple[torch.Tensor, int, bool]:
     """The last ≤ d_max: DragGAN's tracked motion supervision (its step, the model's motion anchor,
     the template reads as its patch) from where the tracker finds the content, until the tracker is
     within the stop distance. FreeDrag's arrival is fuzzy by design — a sub-target counts as reached
@@ -186,7 +185,7 @@ def _finish(stepper: _TrackedStepper, features: torch.Tensor, templates: torch.T
     while not bool(((targets - located).norm(dim=1) <= s.stop_distance).all()):
         if stepper.steps >= max_steps or cancelled():
             return located, stepper.steps, False
-        loss = motion_supervision_loss(features, located, targets, s.template_offsets, s.step, s.stop_distance,
+        loss = motion_supervision_loss(features, located, targets, patch, s.step, s.stop_distance,
                                        stepper.res, templates, s.motion_anchor)
         features, located = stepper.step(loss, features, located)
     return located, stepper.steps, True
@@ -204,7 +203,7 @@ def _adapt_templates(templates: torch.Tensor, current: torch.Tensor, losses: tor
 @torch.no_grad()
 def _line_search(features: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor,
                  templates: torch.Tensor, losses: torch.Tensor, previous_losses: torch.Tensor, scale: float,
-                 offsets: torch.Tensor, s: FreeDragSettings, res: int) -> torch.Tensor:
+                 offsets: Patch, s: FreeDragSettings, res: int) -> torch.Tensor:
     """Next sub-target per point: forward along the drag when the content followed (loss < l/2;
     the candidate whose distance to the template is closest to l, so each sub-motion asks for a
     similar amount of change), stay while the loss still falls, else back off and re-localise

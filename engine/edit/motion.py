@@ -5,13 +5,13 @@ import math
 
 import torch
 
-from .features import sample_features, upsample_to_image
+from .features import Patch, as_patch, sample_features, sample_patches, upsample_to_image
 
 READS_PER_CALL = 2  # reads of the upsampled difference per cell in each mask-term call (MaskPreservation)
 
 
 def motion_supervision_loss(features: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
-                            patch_offsets: torch.Tensor, step: float, stop_distance: float,
+                            patch_offsets: Patch | torch.Tensor, step: float, stop_distance: float,
                             image_resolution: int, templates: torch.Tensor | None = None,
                             anchor: float = 0.0) -> torch.Tensor:
     """Pull the content around each handle one small step toward its target.
@@ -29,21 +29,21 @@ def motion_supervision_loss(features: torch.Tensor, handles: torch.Tensor, targe
     delta = targets - handles
     distance = delta.norm(dim=1, keepdim=True)
     shift = delta / distance.clamp_min(1e-8) * distance.clamp_max(step)
-    q = handles[:, None, :] + patch_offsets[None]
-    reference = sample_features(features.detach(), q, image_resolution)
+    # One read for both: the reference half is cut from the graph, so only the shifted reads pull.
+    reads = sample_patches(features, torch.cat([handles, handles + shift]), patch_offsets, image_resolution)
+    reference, shifted = reads[:len(handles)].detach(), reads[len(handles):]
     if anchor:
         reference = anchor * templates.to(reference.dtype) + (1 - anchor) * reference
-    shifted = sample_features(features, q + shift[:, None, :], image_resolution)
     per_handle = (shifted - reference).abs().mean(dim=(1, 2))
     active = (distance[:, 0] > stop_distance).to(per_handle.dtype)
     return (per_handle * active).sum()
 
 
-def initial_templates(initial_features: torch.Tensor, handles: torch.Tensor, patch_offsets: torch.Tensor,
+def initial_templates(initial_features: torch.Tensor, handles: torch.Tensor, patch_offsets: Patch | torch.Tensor,
                       image_resolution: int) -> torch.Tensor:
     """The supervision patch around each handle in the unedited features [N, K, C]: the anchor of
     `motion_supervision_loss`."""
-    return sample_features(initial_features, handles[:, None, :] + patch_offsets[None], image_resolution)
+    return sample_patches(initial_features, handles, patch_offsets, image_resolution)
 
 
 class MaskPreservation:

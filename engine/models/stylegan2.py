@@ -313,8 +313,10 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 noise_mode: str = "const", fused: bool = True, want_rgb: bool = True,
-                held: tuple[bool, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`held[i]`: the block's i-th row of `ws` is held fixed by the caller (`SynthesisNetwork.run`)."""
+                held: tuple[bool, ...] | None = None, channels_last: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`held[i]`: the block's i-th row of `ws` is held fixed by the caller (`SynthesisNetwork.run`);
+        `channels_last`: the const input starts channels-last (later layers keep the layout)."""
         rows = iter(zip(ws.unbind(dim=1), held or (False,) * ws.shape[1]))
 
         def conv(layer: SynthesisLayer, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
@@ -323,6 +325,8 @@ class SynthesisBlock(nn.Module):
 
         if self.in_channels == 0:
             x = self.const.to(ws.dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             x = conv(self.conv1, x)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -380,12 +384,13 @@ class SynthesisNetwork(nn.Module):
 
     def run(self, ws: torch.Tensor, noise_mode: str = "const", stop_after: str | None = None,
             keep: tuple[str, ...] | None = None, fused: bool | None = None,
-            held_from: int | None = None) -> SynthesisOutput:
+            held_from: int | None = None, channels_last: bool = False) -> SynthesisOutput:
         """Run blocks in order; `stop_after` ends early (no image), `keep` names feature maps to return.
 
         The RGB path is skipped entirely when stopping early, so a drag step pays only for the blocks
         up to its feature block. Rows of `ws` from `held_from` on are ones the caller holds fixed over
         many passes: their layers reuse modulated weights built once, and no gradient reaches them.
+        `channels_last` runs the activations (and, once per weight, the conv weights) channels-last.
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -405,7 +410,7 @@ class SynthesisNetwork(nn.Module):
             held = None if held_from is None else tuple(w_idx + i >= held_from for i in range(count))
             w_idx += block.num_conv
             x, img = block(x, img, block_ws, noise_mode=noise_mode, fused=fused,
-                           want_rgb=(stop_after is None), held=held)
+                           want_rgb=(stop_after is None), held=held, channels_last=channels_last)
             if keep is not None and name in keep:
                 out.features[name] = x
             if name == stop_after:
@@ -464,17 +469,17 @@ class Generator(nn.Module):
 
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const", feature_block: str | None = None,
                    stop_at_features: bool = False, fused: bool | None = None,
-                   held_from: int | None = None) -> SynthesisOutput:
+                   held_from: int | None = None, channels_last: bool = False) -> SynthesisOutput:
         """Image and/or one block's feature map; `stop_at_features` skips every later block.
 
         `fused=False` picks the unfused modulated conv, whose backward pass to ws is 2–3× cheaper at
         batch 1 on CPU (what a drag step differentiates); None keeps the mode's default.
         `held_from`: rows of ws from this one on stay fixed across the caller's passes (a drag's held
-        rows), see `SynthesisNetwork.run`."""
+        rows), see `SynthesisNetwork.run`; `channels_last`: the NHWC layout (faster on CPU at batch 1)."""
         keep = (feature_block,) if feature_block else None
         return self.synthesis.run(ws, noise_mode=noise_mode, keep=keep,
                                   stop_after=feature_block if stop_at_features else None, fused=fused,
-                                  held_from=held_from)
+                                  held_from=held_from, channels_last=channels_last)
 
 
 class MinibatchStdLayer(nn.Module):

@@ -36,3 +36,37 @@ def test_read_and_gradient_match_grid_sample_inside_on_the_border_and_beyond(siz
 def test_points_that_need_gradients_are_refused():
     with pytest.raises(ValueError, match="points"):
         sample_features(torch.randn(1, 3, 8, 8), torch.rand(4, 2, requires_grad=True), RES)
+
+
+def disk(radius: float, spacing: float) -> torch.Tensor:
+    from engine.edit.features import disk_offsets
+    return disk_offsets(radius, spacing)
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+@pytest.mark.parametrize("offsets", [
+    "disk", "square", "three_by_three", "uneven"], ids=str)
+def test_patch_reads_and_their_gradient_equal_reading_every_point(size, offsets):
+    """`sample_patches` (separable, for reads that need a gradient) must be `sample_features` at
+    centres + offsets: values and gradients, at centres inside, on the border and beyond it (clamped
+    reads), for one and for a grid of centres per handle, and for offsets whose x and y values differ."""
+    from engine.edit.features import Patch, sample_patches, square_offsets
+    grids = {"disk": disk(8.0, 1.0), "square": square_offsets(2.0, 0.25),
+             "three_by_three": torch.tensor([[x, y] for y in (-3.0, 0.0, 3.0) for x in (-3.0, 0.0, 3.0)]),
+             "uneven": torch.tensor([[0.0, 0.0], [1.5, -0.5], [-7.0, 2.25], [3.0, 3.0], [1.5, 2.25]])}
+    patch = Patch(grids[offsets])
+    torch.manual_seed(size)
+    features = torch.randn(1, 6, size, size, requires_grad=True)
+    for centres in (torch.cat([torch.rand(4, 2) * (RES - 1), torch.tensor([[0.0, 0.0], [RES - 1.0, 30.0],
+                                                                           [-2.0, RES + 3.0]])]),
+                    torch.rand(3, 7, 2) * (RES + 6) - 3):
+        expected = sample_features(features, centres[..., None, :] + patch.offsets, RES)
+        got = sample_patches(features, centres, patch, RES)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        upstream = torch.randn_like(expected)
+        expected_grad = torch.autograd.grad((expected * upstream).sum(), features)[0]
+        got_grad = torch.autograd.grad((got * upstream).sum(), features)[0]
+        torch.testing.assert_close(got_grad, expected_grad, atol=1e-5, rtol=1e-5)
+        with torch.no_grad():  # the no-gradient path reads the same
+            torch.testing.assert_close(sample_patches(features, centres, patch, RES), expected.detach(),
+                                       atol=1e-5, rtol=1e-5)

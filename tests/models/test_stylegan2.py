@@ -281,3 +281,29 @@ def test_held_rows_still_train_the_weights():
     expected = torch.autograd.grad(G.synthesize(ws, fused=False).image.square().mean(), weight)[0]
     got = torch.autograd.grad(G.synthesize(ws, held_from=0).image.square().mean(), weight)[0]
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["skip", "resnet"])
+def test_channels_last_gives_the_same_pass_and_gradients_and_follows_weight_changes(arch):
+    """`channels_last` (the fast drag passes on CPU) only changes the memory layout: the image, the
+    features and the gradients to ws are the NCHW ones, with and without held rows, and an in-place
+    weight update reaches the cached channels-last copy of the weight."""
+    G = seeded_generator(small_config(architecture=arch)).requires_grad_(False)
+    ws = G.mapping(torch.randn(1, 32)).detach()
+    for held_from in (None, 2):
+        for _ in range(2):  # the second pass reuses the cached weights
+            free = ws.clone().requires_grad_(True)
+            plain = G.synthesize(free, feature_block="b16", fused=False, held_from=held_from)
+            nhwc = G.synthesize(free, feature_block="b16", fused=False, held_from=held_from, channels_last=True)
+            assert nhwc.features["b16"].is_contiguous(memory_format=torch.channels_last)
+            assert not nhwc.features["b16"].is_contiguous()  # it really ran in the other layout
+            torch.testing.assert_close(nhwc.image, plain.image, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(nhwc.features["b16"], plain.features["b16"], atol=1e-5, rtol=1e-4)
+            loss = lambda out: out.image.square().mean() + out.features["b16"][:, :, 3:6, 2:5].abs().mean()
+            torch.testing.assert_close(torch.autograd.grad(loss(nhwc), free)[0],
+                                       torch.autograd.grad(loss(plain), free)[0], atol=1e-6, rtol=1e-4)
+    with torch.no_grad():
+        G.synthesis.b8.conv0.weight.mul_(-2.0)  # a transposed upsampling conv's weight
+        G.synthesis.b16.conv1.weight.mul_(0.5)
+    torch.testing.assert_close(G.synthesize(ws, channels_last=True).image, G.synthesize(ws).image,
+                               atol=1e-5, rtol=1e-4)
