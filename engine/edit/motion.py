@@ -29,11 +29,11 @@ def motion_supervision_loss(features: torch.Tensor, handles: torch.Tensor, targe
     delta = targets - handles
     distance = delta.norm(dim=1, keepdim=True)
     shift = delta / distance.clamp_min(1e-8) * distance.clamp_max(step)
-    # One read for both: the reference half is cut from the graph, so only the shifted reads pull.
-    reads = sample_patches(features, torch.cat([handles, handles + shift]), patch_offsets, image_resolution)
-    reference, shifted = reads[:len(handles)].detach(), reads[len(handles):]
+    patch = as_patch(patch_offsets)
+    reference = sample_patches(features.detach(), handles, patch, image_resolution)
     if anchor:
         reference = anchor * templates.to(reference.dtype) + (1 - anchor) * reference
+    shifted = sample_patches(features, handles + shift, patch, image_resolution)
     per_handle = (shifted - reference).abs().mean(dim=(1, 2))
     active = (distance[:, 0] > stop_distance).to(per_handle.dtype)
     return (per_handle * active).sum()
