@@ -404,6 +404,33 @@ def step_time_512(steps: int) -> dict:
     return out
 
 
+def alternating_step_times(G, tasks: list[DragTask], variants: list[str], repeats: int, steps: int = 40) -> dict:
+    """ms per step of each variant on the model itself, the variants taking turns task by task (so a
+    slow spell of the machine hits all of them alike): median callback interval of a `steps`-step
+    drag (the stop test off) per task and repeat. The quality rows' own step times come from runs
+    that shared the machine with another benchmark process; this is the speed comparison on the
+    otherwise idle machine. Ratios: median over the task runs of published / variant, paired."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(repeats):
+        for task in tasks:
+            mask = None
+            if task.mask_box is not None:
+                x0, y0, x1, y1 = task.mask_box
+                mask = torch.zeros(G.img_resolution, G.img_resolution)
+                mask[y0:y1, x0:x1] = 1
+            for variant in variants:
+                stamps: list[float] = []
+                drag(G, seed_ws(G, task.seed), task.handles, task.targets, mask=mask,
+                     options=drag_options(variant, max_steps=steps, stop_distance=1e-6),
+                     callback=lambda _p: stamps.append(time.perf_counter()))
+                times[variant].append(float(np.median(np.diff(stamps)) * 1000))
+    reference = np.array(times.get(REFERENCE, []))
+    return {"tasks": [t.task_id for t in tasks], "repeats": repeats, "steps": steps,
+            "ms": {v: float(np.median(t)) for v, t in times.items()}, "runs": times,
+            "ratio": ({v: float(np.median(reference / np.array(t))) for v, t in times.items() if v != REFERENCE}
+                      if len(reference) else {})}
+
+
 def summarize(rows: list[dict], res: int) -> dict:
     threshold = 2 * res / 256
     converged = [r for r in rows if r["converged"]]
@@ -538,6 +565,13 @@ def markdown(report: dict) -> str:
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in t.items())
                   + f"; published / fast = {t['draggan/published'] / t['draggan/fast']:.2f}× "
                   f"(float32 fast: {t['draggan/published'] / t['draggan/fast/float32']:.2f}×)."]
+    if report.get("step_time_model"):
+        t = report["step_time_model"]
+        lines += ["", f"Per-step time on this model with the methods taking turns task by task (tasks "
+                  f"{t['tasks'][0]}–{t['tasks'][-1]}, {t['repeats']} times, {t['steps']} steps each, median step; "
+                  "the machine otherwise idle): " + ", ".join(f"{k} {v:.1f} ms" for k, v in t["ms"].items())
+                  + "; published / method, paired per task run: "
+                  + ", ".join(f"{k} {v:.2f}×" for k, v in t["ratio"].items()) + "."]
     if report.get("note"):
         lines += ["", report["note"]]
     return "\n".join(lines) + "\n"
@@ -603,6 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-model-defaults", action="store_true",
                         help="ignore the drag settings the model file recommends (the published defaults apply)")
     parser.add_argument("--timing-steps", type=int, default=3, help="steps timed at 512 px (0 = skip)")
+    parser.add_argument("--speed-repeats", type=int, default=0,
+                        help="also time the methods taking turns on tasks 0-8 of the model this many times "
+                             "(run it on an otherwise idle machine; 0 = skip)")
+    parser.add_argument("--speed-steps", type=int, default=40, help="steps per drag in --speed-repeats")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared 2-core machine 2 threads were 5x slower)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/drag.json")
@@ -672,6 +710,11 @@ def run(args) -> dict:
                                                    images / f"reachable{t.task_id:03d}.png" if images else None)
                                           for t in reachable]
         print(label, report["methods"].get(label), flush=True)
+    if args.speed_repeats:
+        variants = [m for m in filter(None, args.methods.split(","))] or METHODS
+        report["step_time_model"] = alternating_step_times(G, make_tasks(G.img_resolution)[:9], variants,
+                                                           args.speed_repeats, args.speed_steps)
+        print("alternating step times", report["step_time_model"], flush=True)
     if args.timing_steps:
         report["step_time_512"] = step_time_512(args.timing_steps)
         print("512 px", report["step_time_512"], flush=True)
@@ -689,6 +732,8 @@ def merge_reports(reports: list[dict]) -> dict:
             merged["projection_steps"] = r["projection_steps"]
         if r.get("step_time_512"):
             merged["step_time_512"], merged["timing_steps"] = r["step_time_512"], r["timing_steps"]
+        if r.get("step_time_model"):
+            merged["step_time_model"] = r["step_time_model"]
     # Methods run on fewer tasks (the task set is a fixed sequence, so a shorter run is its prefix)
     # are compared like for like: the others are also summarised on that prefix.
     for name, rows in merged["rows"].items():  # one definition of every figure, whichever run wrote it

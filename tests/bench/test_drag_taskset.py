@@ -155,3 +155,27 @@ def test_paired_difference_to_the_reference_and_its_interval():
     mean, low, high = drag_bench.paired_difference(rows([2.0, 2.5, 4.0, 5.0]), rows([1.0, 2.0, 3.0, 4.0]))
     assert math.isclose(mean, 0.875) and 0.5 <= low < mean < high <= 1.0  # every task worse: the interval excludes 0
     assert drag_bench.paired_difference(rows([1.0, 2.0]), rows([1.0, 2.0, 3.0])) is None  # not the same tasks
+
+
+def test_alternating_step_times_pair_each_task_run_with_the_reference():
+    """The idle-machine speed comparison: every variant timed on every task run, and its ratio the
+    median of published / variant over the same task runs (not a ratio of two medians)."""
+    G, _ = drag_bench.load_generator(None)
+    tasks = drag_bench.make_tasks(G.img_resolution)[:3]
+    timing = drag_bench.alternating_step_times(G, tasks, ["draggan/fast", "draggan/published"], repeats=2, steps=3)
+    runs = timing["runs"]
+    assert timing["tasks"] == [0, 1, 2] and all(len(t) == 6 and min(t) > 0 for t in runs.values())
+    paired = np.median(np.array(runs["draggan/published"]) / np.array(runs["draggan/fast"]))
+    assert timing["ratio"] == {"draggan/fast": pytest.approx(paired)}
+    assert timing["ms"]["draggan/fast"] == pytest.approx(np.median(runs["draggan/fast"]))
+
+
+
+def test_a_speed_run_reports_the_alternating_times(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    drag_bench.main(["--tasks", "1", "--max-steps", "2", "--pairs", "0", "--reachable", "0", "--timing-steps", "0",
+                     "--methods", "draggan/fast,draggan/published", "--speed-repeats", "1", "--speed-steps", "2",
+                     "--out", str(out)])
+    timing = json.loads(out.read_text())["step_time_model"]
+    assert timing["tasks"] == list(range(9)) and timing["steps"] == 2
+    assert f"draggan/fast {timing['ratio']['draggan/fast']:.2f}×" in capsys.readouterr().out
