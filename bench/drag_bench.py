@@ -450,6 +450,10 @@ def summarize(rows: list[dict], res: int) -> dict:
         "moved_share": float(np.mean([1 - r["md_flow"] / r["md_start"] for r in rows])),
         "half_way": sum(r["md_flow"] <= 0.5 * r["md_start"] for r in rows),
         "stalled": sum(r["md_flow"] > 0.9 * r["md_start"] for r in rows),  # under 10 % of the way
+        # The drag's own tracker says it got (nearly) there while the content stayed: a repainted or
+        # smeared face, which the tracker follows and the flow does not.
+        "tracker_fooled": sum(r["md_own"] <= 0.25 * r["md_start"] and r["md_flow"] > 0.75 * r["md_start"]
+                             for r in rows),
         # Tasks with a reading capped at its start distance; None for rows read before the cap.
         "flow_beyond_start": (sum(r["flow_beyond_start"] > 0 for r in rows)
                               if all("flow_beyond_start" in r for r in rows) else None),
@@ -495,14 +499,16 @@ def markdown(report: dict) -> str:
         "\"beyond start\" = tasks with such a reading (MD flow raw: without the cap). "
         f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256); \"moved\" = mean share of the start distance "
         "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance; "
-        "\"stalled\" = tasks where the content covered under 10 % of the way. "
+        "\"stalled\" = tasks where the content covered under 10 % of the way; \"own fooled\" = tasks where the "
+        "drag's own tracker covered at least 75 % of the way and the content (by flow) under 25 %: a smeared "
+        "or repainted face that the tracker followed. "
         + (f"Start MD (no edit) {next(iter(report['methods'].values()))['md_start']:.2f} px."
            if report["methods"] else ""),
         "",
         "| method / preset | MD flow px | MD own px | MD flow 1 / 3 / 5 pts | success | failures | moved (flow) "
-        "| ≥ half way | stalled | beyond start | MD flow raw px | Δ MD flow vs published px (95 % CI) "
+        "| ≥ half way | stalled | own fooled | beyond start | MD flow raw px | Δ MD flow vs published px (95 % CI) "
         "| converged | median steps | ms/step | median s (converged) | outside-mask change (inside) 8-bit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["methods"].items():
         by_points = " / ".join(f"{s['by_points'][k]:.2f}" if k in s["by_points"] else "–" for k in ("1", "3", "5"))
@@ -519,7 +525,8 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {name} | {s['md_flow']:.2f} | {s['md_own']:.2f} | {by_points} "
             f"| {s['success']}/{s['tasks']} | {s['tasks'] - s['success']} | {100 * s['moved_share']:.0f} % "
-            f"| {s['half_way']}/{s['tasks']} | {s['stalled']}/{s['tasks']} | {beyond} | {raw} | {delta} "
+            f"| {s['half_way']}/{s['tasks']} | {s['stalled']}/{s['tasks']} | {s['tracker_fooled']}/{s['tasks']} "
+            f"| {beyond} | {raw} | {delta} "
             f"| {s['converged']}/{s['tasks']} "
             f"| {s['median_steps']:.0f} | {s['ms_per_step']:.1f} | {secs} "
             f"| {change} |")

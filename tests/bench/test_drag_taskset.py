@@ -97,6 +97,8 @@ def test_summary_counts_partial_motion_separately_from_success():
     summary = drag_bench.summarize(rows, 64)
     assert summary["success"] == 1 and summary["half_way"] == 2 and summary["stalled"] == 1
     assert math.isclose(summary["moved_share"], (0.98 + 0.6 + 0.2 + 0.05) / 4)
+    # own tracker 0.1 of 10 px from the target: fooled where the flow shows under a quarter of the way
+    assert summary["tracker_fooled"] == 2  # flow 8.0 and 9.5 px; at 4.0 px the content did move
 
 
 def test_merge_takes_the_later_run_of_a_method_and_summarises_every_row_set_alike():
