@@ -118,17 +118,14 @@ def sample_patches(features: torch.Tensor, centres: torch.Tensor, patch: "Patch 
     flat_centres = centres.reshape(-1, 2)
     count, points = len(flat_centres), len(patch.axis)
     span = min(size, int(patch.extent * size / image_resolution) + 3)  # cells any centre's reads touch
-    coordinates = ((flat_centres[:, :, None] + patch.axis + 0.5) * (size / image_resolution) - 0.5)
-    coordinates = coordinates.clamp(0, size - 1)  # [B, 2 (x, y), M] in map cells, border-clamped
-    low = coordinates.floor()
-    frac = coordinates - low
-    start = low[:, :, :1].clamp(max=size - span)
-    relative = (low - start).long()[..., None]
-    # Each read's two cells; a read on the last cell has frac 0, so clamping its high cell adds nothing.
-    weights = coordinates.new_zeros(count, 2, points, span)
-    weights.scatter_(-1, relative, (1 - frac)[..., None])
-    weights.scatter_add_(-1, (relative + 1).clamp(max=span - 1), frac[..., None])
-    origin = (start[:, 1] * size + start[:, 0]).long()  # [B, 1]
+    # Each axis value read along x and along y: the cells of those 1-D reads, [B, 2 (x, y), M] each.
+    low, high, frac = (t.transpose(1, 2) for t in bilinear_cells(
+        flat_centres[:, None, :] + patch.axis[:, None], (size, size), image_resolution))
+    start = low[:, :, :1].clamp(max=size - span)  # the window's first cell per centre and axis
+    weights = frac.new_zeros(count, 2, points, span)
+    weights.scatter_(-1, (low - start)[..., None], (1 - frac)[..., None])
+    weights.scatter_add_(-1, (high - start)[..., None], frac[..., None])
+    origin = start[:, 1] * size + start[:, 0]  # [B, 1]
     cells = (origin + patch.window_cells(size, span)).reshape(-1)
     window = features[0].reshape(channels, size * size).t().contiguous().index_select(0, cells)  # [B·span·span, C]
     rows = torch.bmm(weights[:, 1], window.reshape(count, span, span * channels))  # [B, My, span·C]
