@@ -57,6 +57,15 @@ class DragTask:
     targets: list[tuple[float, float]]
     mask_box: tuple[int, int, int, int] | None  # editable x0, y0, x1, y1 (exclusive), or None
 
+    def mask(self, res: int) -> torch.Tensor | None:
+        """The drag's editable mask [res, res] (1 inside the box), or None for an unmasked task."""
+        if self.mask_box is None:
+            return None
+        x0, y0, x1, y1 = self.mask_box
+        mask = torch.zeros(res, res)
+        mask[y0:y1, x0:x1] = 1
+        return mask
+
 
 def make_tasks(res: int, count: int = 60) -> list[DragTask]:
     """Task set v1: 1, 3, 5 points in turn; each displacement 5–25 % of the resolution in a random
@@ -286,11 +295,7 @@ def run_task(G, task: DragTask, variant: str, max_steps: int, tracker: FlowTrack
     ws = seed_ws(G, task.seed)
     with torch.no_grad():
         before = G.synthesize(ws).image
-    mask = None
-    if task.mask_box is not None:
-        x0, y0, x1, y1 = task.mask_box
-        mask = torch.zeros(res, res)
-        mask[y0:y1, x0:x1] = 1
+    mask = task.mask(res)
     stamps = []
     result = drag(G, ws, task.handles, task.targets, mask=mask,
                   options=drag_options(variant, max_steps=max_steps, **(overrides or {})),
@@ -413,11 +418,7 @@ def alternating_step_times(G, tasks: list[DragTask], variants: list[str], repeat
     times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(repeats):
         for task in tasks:
-            mask = None
-            if task.mask_box is not None:
-                x0, y0, x1, y1 = task.mask_box
-                mask = torch.zeros(G.img_resolution, G.img_resolution)
-                mask[y0:y1, x0:x1] = 1
+            mask = task.mask(G.img_resolution)
             for variant in variants:
                 stamps: list[float] = []
                 drag(G, seed_ws(G, task.seed), task.handles, task.targets, mask=mask,
