@@ -59,6 +59,54 @@ def test_flow_read_out_maps_upsampled_flow_back_to_model_pixels():
                        [(13.0, 18.0), (43.5, 31.25)], atol=1e-5)
 
 
+def stripes(shift: float) -> np.ndarray:
+    """A 64 px RGB image of vertical stripes 12 px apart, moved right by `shift` px."""
+    xs = np.arange(64, dtype=np.float64) - shift
+    row = 128 + 90 * np.sin(2 * np.pi * xs / 12)
+    return np.repeat(np.repeat(row[None, :, None], 64, axis=0), 3, axis=2).astype(np.uint8)
+
+
+def test_flow_guided_through_the_frames_follows_motion_that_direct_flow_mistakes():
+    """Stripes moved 8 px of their 12 px period look like stripes moved 4 px back: the unguided flow
+    heads for the near alias (it reads about 2 px back), the flow guided through frames 1 px apart
+    follows the motion."""
+    tracker = drag_bench.FlowTracker()
+    point = [(30.0, 32.0)]
+    frames = [stripes(s) for s in range(1, 8)]
+    (direct_x, _), = tracker.track(stripes(0), stripes(8), point)
+    (guided_x, guided_y), = tracker.track(stripes(0), stripes(8), point, frames)
+    assert direct_x < 30.0  # the wrong basin
+    assert abs(guided_x - 38.0) < 0.5 and abs(guided_y - 32.0) < 0.5
+
+
+def test_a_guided_flow_leaves_later_unguided_ones_as_a_fresh_tracker_reads_them():
+    """OpenCV's DIS keeps starting from a given flow in later calls of the same instance."""
+    tracker = drag_bench.FlowTracker()
+    fresh = drag_bench.FlowTracker().flow(stripes(0), stripes(8))
+    tracker.flow(stripes(0), stripes(8), [stripes(4)])
+    assert np.array_equal(tracker.flow(stripes(0), stripes(8)), fresh)
+
+
+def test_flows_compose_as_one_motion_after_the_other():
+    tracker = drag_bench.FlowTracker()
+    first = np.zeros((32, 32, 2), np.float32)
+    first[..., 0] = 2.0  # everything 2 px right
+    second = np.zeros((32, 32, 2), np.float32)
+    second[:, 10:, 1] = 3.0  # then whatever lies at x >= 10 moves 3 px down
+    total = tracker.compose(first, second)
+    assert np.allclose(total[5, 4], (2.0, 0.0)) and np.allclose(total[5, 9], (2.0, 3.0))
+
+
+def test_saved_frames_load_back_in_order(tmp_path):
+    from PIL import Image
+    frames = [np.full((64, 64, 3), 10 * k, np.uint8) for k in range(3)]
+    image = tmp_path / "task000.png"
+    Image.fromarray(np.concatenate(frames, axis=0)).save(drag_bench.frames_path(image))
+    loaded = drag_bench.load_frames(image)
+    assert len(loaded) == 3 and all(np.array_equal(a, b) for a, b in zip(loaded, frames))
+    assert drag_bench.load_frames(tmp_path / "task001.png") == []
+
+
 def test_variant_names_map_to_drag_options():
     assert drag_bench.drag_options("draggan/fast").precision == "auto"
     opts = drag_bench.drag_options("freedrag/fast/float32", max_steps=7)
@@ -118,7 +166,7 @@ def test_merge_takes_the_later_run_of_a_method_and_summarises_every_row_set_alik
 def test_a_reading_beyond_the_start_counts_as_no_progress():
     """Where a drag smeared the face the flow still answers, up to 30 px the wrong way: capped."""
     class Tracker:
-        def track(self, before, after, points):
+        def track(self, before, after, points, through=()):
             return [(30.0, 40.0)] * len(points)
 
     blank = np.zeros((64, 64, 3), np.uint8)

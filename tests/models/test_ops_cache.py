@@ -52,3 +52,18 @@ def test_gradients_reach_weights_that_are_being_trained():
         run(x, weight, styles, up).square().sum().backward()
         expected = torch.autograd.grad(reference(x, weight, styles, up).square().sum(), weight)[0]
         torch.testing.assert_close(weight.grad, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_a_float32_input_under_autocast_uses_the_cached_weight_copy_with_autocast_s_values():
+    """The const block feeds float32 activations to a bf16 pass: the conv takes the weight's cached
+    bf16 copy (no conversion per pass) and computes exactly what autocast's own casts computed."""
+    torch.manual_seed(2)
+    weight = torch.nn.Parameter(torch.randn(8, 8, 3, 3), requires_grad=False)
+    x, styles = torch.randn(1, 8, 4, 4), torch.randn(1, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = run(x, weight, styles, 1)
+        cached = weight.__dict__.get("_latentdrag_derived", {}).get("as torch.bfloat16", (None, None))[1]
+        by_autocast = torch.nn.functional.conv2d(x * styles.reshape(1, -1, 1, 1), weight, padding=1)
+    assert out.dtype == torch.bfloat16 and cached is not None and cached.dtype == torch.bfloat16
+    demodulation = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+    assert torch.equal(out, by_autocast * demodulation.reshape(1, -1, 1, 1).to(torch.bfloat16))
