@@ -229,3 +229,23 @@ def test_a_speed_run_reports_the_alternating_times(tmp_path, capsys):
     timing = json.loads(out.read_text())["step_time_model"]
     assert timing["tasks"] == list(range(9)) and timing["steps"] == 2
     assert f"draggan/fast {timing['ratio']['draggan/fast']:.2f}×" in capsys.readouterr().out
+
+
+def test_nvidia_kernels_time_the_same_drag_and_leave_the_model_as_it_was():
+    """The published step on NVIDIA's kernel choices computes what our published preset computes
+    (same function, other kernels), leaves no weight gradients behind and the weights frozen again."""
+    G, _ = drag_bench.load_generator(None)
+    task = drag_bench.make_tasks(G.img_resolution)[1]
+    ws = drag_bench.seed_ws(G, task.seed)
+    options = drag_bench.drag_options("draggan/published", max_steps=3, stop_distance=1e-6)
+    ours = drag_bench.drag(G, ws, task.handles, task.targets, options=options)
+    with drag_bench.NvidiaKernels(G) as reference:
+        assert all(p.requires_grad for p in G.synthesis.parameters())
+        theirs = drag_bench.drag(reference, ws, task.handles, task.targets, options=options)
+    assert not any(p.requires_grad or p.grad is not None for p in G.parameters())
+    assert ours.steps == theirs.steps == 3
+    torch.testing.assert_close(theirs.ws, ours.ws, atol=1e-4, rtol=0)
+    assert not torch.equal(theirs.ws, ws)
+    stamps = drag_bench.timed_drag(G, "draggan/published" + drag_bench.NVIDIA_KERNELS, ws, task.handles,
+                                   task.targets, max_steps=2, stop_distance=1e-6)
+    assert len(stamps) == 2 and stamps[1] > stamps[0]
