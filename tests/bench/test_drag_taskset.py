@@ -249,3 +249,14 @@ def test_nvidia_kernels_time_the_same_drag_and_leave_the_model_as_it_was():
     stamps = drag_bench.timed_drag(G, "draggan/published" + drag_bench.NVIDIA_KERNELS, ws, task.handles,
                                    task.targets, max_steps=2, stop_distance=1e-6)
     assert len(stamps) == 2 and stamps[1] > stamps[0]
+
+
+def test_a_guided_reading_records_how_far_the_guide_moved_it():
+    class Tracker:
+        def track(self, before, after, points, through=()):
+            return [(13.0, 14.0) if through else (10.0, 10.0) for _ in points]
+
+    blank = np.zeros((64, 64, 3), np.uint8)
+    guided = drag_bench.flow_reading(Tracker(), blank, blank, [(10.0, 10.0)], [(13.0, 14.0)], [blank])
+    assert guided["md_flow"] == 0.0 and guided["flow_guide_shift"] == [5.0]
+    assert "flow_guide_shift" not in drag_bench.flow_reading(Tracker(), blank, blank, [(10.0, 10.0)], [(13.0, 14.0)])
