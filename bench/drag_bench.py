@@ -269,9 +269,9 @@ def flow_reading(tracker: "FlowTracker", before: np.ndarray, after: np.ndarray,
                  through: Sequence[np.ndarray] = ()) -> dict:
     """The flow's answer for a drag (`through`: its intermediate frames, FlowTracker). md_flow: mean
     handle → target distance where the content went, a reading farther from the target than the
-    handle started counted as no progress (its start distance): where a drag smeared a face the flow
-    still answers, with a guess up to 30 px the other way, which would otherwise outweigh every other
-    task. md_flow_raw keeps the readings as they are; flow_beyond_start counts the handles capped."""
+    handle started counted as no progress (its start distance): where content was repainted rather
+    than moved the flow still answers, at times 30 px the other way, which would otherwise outweigh
+    every other task. md_flow_raw keeps the readings as they are; flow_beyond_start counts the handles capped."""
     found = tracker.track(before, after, handles, through)
     raw = [math.hypot(f[0] - t[0], f[1] - t[1]) for f, t in zip(found, targets)]
     start = [math.hypot(h[0] - t[0], h[1] - t[1]) for h, t in zip(handles, targets)]
@@ -609,8 +609,8 @@ def tracker_description(report: dict) -> str:
     if len(shifts):
         spread = ("On the drags' own pictures the guided and the unguided readings of a handle differ by "
                   f"median {np.median(shifts):.2f} px, p90 {np.percentile(shifts, 90):.2f} px, max {shifts.max():.1f} px "
-                  f"({len(shifts)} handles, every row): differences between methods much under half a pixel "
-                  "are within the reading's own uncertainty. ")
+                  f"({len(shifts)} handles, every row): one handle's reading in ten is uncertain by a pixel or "
+                  "so. ")
     if "large_guided" not in check:  # a report from before the guided flow
         return (f"Independent tracker (DIS flow on ×{FLOW_UPSAMPLE} bicubic upsampling) on a known warp: "
                 f"{errors(check)} ({check['points']} points). ")
@@ -635,7 +635,8 @@ def markdown(report: dict) -> str:
         "",
         tracker_description(report),
         "A reading farther from its target than the handle started counts as no progress (its start "
-        "distance): where a drag smeared the content the flow guesses, up to 30 px the other way; "
+        "distance): where content was repainted rather than moved the flow still answers, at times far the "
+        "other way; "
         "\"beyond start\" = tasks with such a reading (MD flow raw: without the cap). "
         f"Success = flow MD ≤ {2 * res / 256:g} px (2·res/256); \"moved\" = mean share of the start distance "
         "the content covered by flow; \"≥ half way\" = tasks whose flow MD is at most half the start distance; "
