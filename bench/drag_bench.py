@@ -7,8 +7,9 @@ One command (results land in bench/results/ and the "Drag" section of docs/bench
 
 What is measured, per method/preset, on a fixed versioned task set drawn from seeds:
 - MD (flow): mean final distance handle → target where the handle's content *actually* went, found
-  by OpenCV DIS optical flow from the original to the edited image on ×8 bicubic-upsampled images
-  (the tracker's own error on a known warp is measured and reported next to it); a reading farther
+  by OpenCV DIS optical flow from the original to the edited image on ×8 bicubic-upsampled images,
+  started from the flow chained through the drag's frames (the tracker's own error on known warps
+  is measured and reported next to it); a reading farther
   from the target than the handle started counts as no progress (raw readings are kept too);
 - MD (own): the method's own final handle positions;
 - success: flow MD ≤ 2·res/256 px; steps; ms per step; wall time of converged drags;
