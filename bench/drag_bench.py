@@ -482,11 +482,14 @@ class NvidiaKernels:
         self.G = G
 
     def __enter__(self) -> "NvidiaKernels":
-        self.G.synthesis.requires_grad_(True)
+        self.frozen = [p for p in self.G.synthesis.parameters() if not p.requires_grad]
+        for parameter in self.frozen:
+            parameter.requires_grad_(True)
         return self
 
     def __exit__(self, *_exc) -> None:
-        self.G.synthesis.requires_grad_(False)
+        for parameter in self.frozen:  # back as they were, whatever they were
+            parameter.requires_grad_(False)
 
     def __getattr__(self, name: str):
         return getattr(self.G, name)
