@@ -127,7 +127,10 @@ def sample_patches(features: torch.Tensor, centres: torch.Tensor, patch: "Patch 
     weights.scatter_add_(-1, (high - start)[..., None], frac[..., None])
     origin = start[:, 1] * size + start[:, 0]  # [B, 1]
     cells = (origin + patch.window_cells(size, span)).reshape(-1)
-    window = features[0].reshape(channels, size * size).t().contiguous().index_select(0, cells)  # [B·span·span, C]
+    # permute + reshape (a view of a channels-last map) rather than indexing [0]: indexing's backward
+    # builds an NCHW gradient, and the network's backward then mixed layouts (a feature layer's
+    # leaky-ReLU backward 6x slower).
+    window = features.permute(0, 2, 3, 1).reshape(size * size, channels).index_select(0, cells)  # [B·span·span, C]
     rows = torch.bmm(weights[:, 1], window.reshape(count, span, span * channels))  # [B, My, span·C]
     rows = rows.reshape(count, points, span, channels).transpose(1, 2).reshape(count, span, points * channels)
     grid = torch.bmm(weights[:, 0], rows)  # [B, Mx, My·C]
