@@ -822,9 +822,10 @@ def main(argv: list[str] | None = None) -> int:
             print("re-read", reread_flow(report, args.reread, args.model), "rows from", args.reread, flush=True)
     else:
         report = run(args)
+    # The note goes into the JSON too, so that `--merge` of the JSON alone rewrites the same docs section.
+    report["note"] = args.note or report.get("note", "")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
-    report["note"] = args.note or report.get("note", "")
     section = markdown(report)
     print(section)
     if args.write_docs:

@@ -196,6 +196,20 @@ def test_saved_images_reread_to_the_same_figures(tmp_path):
             assert math.isclose(a["md_flow"], b["md_flow"], abs_tol=1e-9) and a["flow_beyond_start"] == b["flow_beyond_start"]
 
 
+def test_the_json_keeps_the_note_so_the_docs_section_can_be_rewritten_from_it_alone(tmp_path, capsys):
+    """A later `--merge` of the JSON (no --note) prints the same section, note included."""
+    out, again = tmp_path / "run.json", tmp_path / "again.json"
+    drag_bench.main(["--tasks", "1", "--max-steps", "2", "--pairs", "0", "--timing-steps", "0", "--reachable", "0",
+                     "--projection-steps", "0", "--methods", "draggan/fast", "--note", "Measured on a quiet day.",
+                     "--out", str(out)])
+    first = capsys.readouterr().out
+    assert json.loads(out.read_text())["note"] == "Measured on a quiet day."
+    drag_bench.main(["--merge", str(out), "--out", str(again)])
+    second = capsys.readouterr().out
+    section = first[first.index("## Drag"):]
+    assert "Measured on a quiet day." in section and second.endswith(section)
+
+
 def test_paired_difference_to_the_reference_and_its_interval():
     def rows(flows):
         return [{"task": i, "md_flow": f} for i, f in enumerate(flows)]
