@@ -96,3 +96,31 @@ def test_freedrag_reports_where_the_content_is_not_its_sub_target():
     true_centre = G.centres(result.ws)[0].tolist()
     assert not result.converged
     assert distance(result.handles[0], true_centre) < 0.3
+
+
+def test_freedrag_finishes_with_the_tracker_when_its_template_arrives_ahead_of_the_content(monkeypatch):
+    """On a soft model FreeDrag's template can match at the target while the content lags behind (a
+    repainted handle). Its rounds then have nowhere left to go; the tracked finish must carry the
+    content the rest of the way with the remaining steps, however far it lags. Here the tracker is
+    made to see the content 3 px behind where it is (more than d_max, 2 px): the drag must go on
+    until the tracker sees it at the target, not stop early unconverged."""
+    import engine.edit.freedrag as freedrag
+
+    G = BlobGenerator([(18.0, 20.0), (44.0, 42.0)])
+    ws = torch.zeros(1, G.num_ws, G.w_dim)
+    handles, targets = [(18.0, 20.0)], [(30.0, 28.0)]
+    direction = torch.tensor([[12.0, 8.0]]) / (12.0 ** 2 + 8.0 ** 2) ** 0.5
+    lag = 3.0 * direction
+    real_tracker, truth = freedrag.track_points, {}
+
+    def lagging_tracker(features, located, *rest):
+        truth["centre"] = real_tracker(features, truth.get("centre", located), *rest)
+        return truth["centre"] - lag
+
+    monkeypatch.setattr(freedrag, "track_points", lagging_tracker)
+    result = drag(G, ws, handles, targets, options=DragOptions(method="freedrag", max_steps=400))
+    assert result.converged and result.steps < 400
+    assert distance(result.handles[0], targets[0]) <= 0.25 + 1e-6
+    # The content went on past the target by the tracker's lag: the finish moved it those 3 px.
+    true_centre = G.centres(result.ws)[0]
+    assert distance(true_centre.tolist(), (targets[0][0] + lag[0, 0].item(), targets[0][1] + lag[0, 1].item())) < 1.0
