@@ -118,11 +118,13 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     while stepper.steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
         steps_before = stepper.steps
         pull = s.template_anchor * original_templates + (1 - s.template_anchor) * templates
+        start_losses = None
         for _ in range(SUB_MOTION_STEPS):
             pulled = patch_distance(features, sub_targets, offsets, pull, res)
             # The exit test reads the adapted template; it needs no graph.
             point_losses = pulled.detach() if s.template_anchor == 0 else patch_distance(
                 features.detach(), sub_targets, offsets, templates, res)
+            start_losses = point_losses if start_losses is None else start_losses
             if bool((point_losses < 0.25 * scale).all()):
                 break
             features, located = stepper.step(pulled.sum(), features, located)
@@ -137,9 +139,8 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
             if bool(arrived.all()):
                 break
             templates = _adapt_templates(templates, current, new_losses, arrived, scale)
-            sub_targets = _line_search(features.detach(), positions, targets, templates, new_losses, losses,
+            sub_targets = _line_search(features.detach(), positions, targets, templates, new_losses, start_losses,
                                        scale, offsets, s, res)
-            losses = new_losses
     return _finish(stepper, features, offsets, original_templates, located, max_steps, cancelled)
 
 
@@ -200,12 +201,12 @@ def _adapt_templates(templates: torch.Tensor, current: torch.Tensor, losses: tor
 
 @torch.no_grad()
 def _line_search(features: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor,
-                 templates: torch.Tensor, losses: torch.Tensor, previous_losses: torch.Tensor, scale: float,
+                 templates: torch.Tensor, losses: torch.Tensor, start_losses: torch.Tensor, scale: float,
                  offsets: Patch, s: FreeDragSettings, res: int) -> torch.Tensor:
     """Next sub-target per point: forward along the drag when the content followed (loss < l/2;
     the candidate whose distance to the template is closest to l, so each sub-motion asks for a
-    similar amount of change), stay while the loss still falls, else back off and re-localise
-    (argmin over ±d_max around the position)."""
+    similar amount of change), stay while the loss still falls (below where this sub-motion started,
+    `start_losses`), else back off and re-localise (argmin over ±d_max around the position)."""
     delta = targets - positions
     remaining = delta.norm(dim=1, keepdim=True)
     reach = (s.max_move / remaining.clamp_min(1e-8)).clamp(max=1.0)
@@ -217,7 +218,7 @@ def _line_search(features: torch.Tensor, positions: torch.Tensor, targets: torch
     around = (positions[:, None] + direction[:, None] * spread[None, :, None]).clamp(0, res - 1)
     back_off_pick = _pick(around, patch_distance(features, around, offsets, templates, res))
     followed = (losses < 0.5 * scale)[:, None]
-    improving = (losses < previous_losses)[:, None]
+    improving = (losses < start_losses)[:, None]
     return torch.where(followed, forward_pick, torch.where(improving, positions, back_off_pick))
 
 

@@ -231,3 +231,35 @@ def test_works_on_any_generator_with_the_interface_in_w_mode():
                   options=DragOptions(latent_space="w", optimize_rows=4))
     assert result.converged
     assert blob.centres(result.ws)[0, 0].item() == pytest.approx(26.0, abs=1.0)
+
+
+def test_freedrag_stays_on_a_sub_target_while_the_loss_falls_below_where_its_sub_motion_started(monkeypatch):
+    """FreeDrag's line search stays on a sub-target when the sub-motion's loss fell (but not under l/2)
+    from its value when that sub-motion began, as published. Compared with the previous sub-motion's
+    end instead, a forward move (which starts at ≈ l) almost never counted as falling and every other
+    sub-motion backed off (docs/drag.md). Checks that the line search gets each sub-motion's own start."""
+    import engine.edit.freedrag as freedrag
+
+    real_search, real_distance = freedrag._line_search, freedrag.patch_distance
+    seen = {"start": None, "round_began": False, "checked": 0}
+
+    def distance(*args):
+        out = real_distance(*args)
+        if seen["round_began"]:  # the sub-motion's first loss, at its sub-target (anchor 0: its template)
+            seen["start"], seen["round_began"] = out.detach().clone(), False
+        return out
+
+    def search(features, positions, targets, templates, losses, start_losses, *rest):
+        if seen["start"] is not None:
+            torch.testing.assert_close(start_losses, seen["start"])
+            seen["checked"] += 1
+        result = real_search(features, positions, targets, templates, losses, start_losses, *rest)
+        seen["round_began"] = True
+        return result
+
+    monkeypatch.setattr(freedrag, "patch_distance", distance)
+    monkeypatch.setattr(freedrag, "_line_search", search)
+    G = BlobGenerator([(18.0, 20.0), (44.0, 42.0)])
+    drag(G, torch.zeros(1, G.num_ws, G.w_dim), [(18.0, 20.0)], [(30.0, 28.0)],
+         options=DragOptions(method="freedrag", template_anchor=0.0, max_steps=60))
+    assert seen["checked"] >= 5
