@@ -111,20 +111,20 @@ def run_freedrag(latent: LatentOptimizer, s: FreeDragSettings, handles: torch.Te
     stepper = _TrackedStepper(latent, s, mask_term, track_templates, window, targets, report, res)
     scale = calibrate_scale(initial_features, handles, targets, templates, offsets, s.max_move, res)
     positions, located = handles.clone(), handles.clone()
-    losses = torch.zeros(len(handles), device=handles.device)
-    sub_targets = _line_search(initial_features, positions, targets, templates, losses,
-                               torch.full_like(losses, math.inf), scale, offsets, s, res)
+    no_loss = torch.zeros(len(handles), device=handles.device)  # the first search goes forward
+    sub_targets = _line_search(initial_features, positions, targets, templates, no_loss,
+                               torch.full_like(no_loss, math.inf), scale, offsets, s, res)
     idle_rounds = 0
     while stepper.steps < max_steps and not cancelled() and idle_rounds < MAX_IDLE_ROUNDS:
         steps_before = stepper.steps
         pull = s.template_anchor * original_templates + (1 - s.template_anchor) * templates
-        start_losses = None
-        for _ in range(SUB_MOTION_STEPS):
+        for sub_step in range(SUB_MOTION_STEPS):
             pulled = patch_distance(features, sub_targets, offsets, pull, res)
             # The exit test reads the adapted template; it needs no graph.
             point_losses = pulled.detach() if s.template_anchor == 0 else patch_distance(
                 features.detach(), sub_targets, offsets, templates, res)
-            start_losses = point_losses if start_losses is None else start_losses
+            if sub_step == 0:
+                start_losses = point_losses
             if bool((point_losses < 0.25 * scale).all()):
                 break
             features, located = stepper.step(pulled.sum(), features, located)
