@@ -46,7 +46,7 @@ def open_pool(args: argparse.Namespace) -> TeacherPool:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(seed=args.seed, distill_steps=args.distill_steps, sharpen_steps=args.sharpen_steps,
-                       d_fit_steps=args.d_fit_steps, warp_steps=args.warp_steps)
+                       d_fit_steps=args.d_fit_steps, warp_steps=args.warp_steps, warp_rows=args.warp_rows)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after distillation, steps that regress locally warped teacher images through the first "
                         "rows of W+, so a drag can move local content (docs/model-card.md; 0 leaves the phase out; "
                         "default %(default)s)")
+    p.add_argument("--warp-rows", type=int, default=defaults.warp_rows,
+                   help="rows of W+ the warp phase's offsets reach (default %(default)s)")
     p.add_argument("--until-step", type=int, default=None, help="stop (with a checkpoint) at this step")
     p.add_argument("--init-from", default=None,
                    help="a new run starts after distillation from this exported model (taken as the end of "

@@ -8,7 +8,7 @@ import torch
 import engine
 import engine.models.loading
 from engine.models.stylegan2 import StyleGAN2Config
-from engine.training.__main__ import FACES64_DRAG_DEFAULTS, main as training_main
+from engine.training.__main__ import FACES64_DRAG_DEFAULTS, build_parser, train_config, main as training_main
 from engine.training.pool import TeacherPool, images_to_uint8
 from engine.training.train import (CHECKPOINT_NAME, DISTILLED_NAME, Trainer, TrainConfig, distillation_loss,
                                    load_snapshot_models)
@@ -203,3 +203,12 @@ def test_warm_start_refuses_another_architecture(tmp_path, tiny_pool):
         img_resolution=16, channels={4: 16, 8: 16, 16: 16}, z_dim=Z_DIM, w_dim=32, mapping_layers=2))
     with pytest.raises(ValueError, match="another architecture"):
         make_trainer(tmp_path, tiny_pool).warm_start(other, None, "other.safetensors")
+
+
+def test_the_run_command_passes_its_schedule_and_warp_rows_to_the_trainer():
+    args = build_parser().parse_args(["run", "--distill-steps", "7", "--warp-steps", "5", "--warp-rows", "2",
+                                      "--sharpen-steps", "3", "--d-fit-steps", "1", "--seed", "4"])
+    cfg = train_config(args)
+    assert (cfg.distill_steps, cfg.warp_steps, cfg.warp_rows, cfg.sharpen_steps, cfg.d_fit_steps, cfg.seed) == (
+        7, 5, 2, 3, 1, 4)
+    assert train_config(build_parser().parse_args(["run"])) == TrainConfig()  # the flags' defaults are the config's
