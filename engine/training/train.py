@@ -143,6 +143,9 @@ class Trainer:
         self._print = log
         torch.manual_seed(cfg.seed)
         self.G = Generator(self.model_cfg).train()
+        if cfg.warp_steps and not 1 <= cfg.warp_rows <= self.G.num_ws:
+            raise ValueError(f"warp_rows must be between 1 and the model's {self.G.num_ws} rows of W+, "
+                             f"got {cfg.warp_rows}")
         self.D = Discriminator(self.model_cfg).train()
         self.patch_D = PatchDiscriminator(self.model_cfg.img_channels, cfg.patch_d_width).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)

@@ -212,3 +212,9 @@ def test_the_run_command_passes_its_schedule_and_warp_rows_to_the_trainer():
     assert (cfg.distill_steps, cfg.warp_steps, cfg.warp_rows, cfg.sharpen_steps, cfg.d_fit_steps, cfg.seed) == (
         7, 5, 2, 3, 1, 4)
     assert train_config(build_parser().parse_args(["run"])) == TrainConfig()  # the flags' defaults are the config's
+
+
+@pytest.mark.parametrize("rows", [0, 99])
+def test_a_warp_phase_needs_rows_the_model_has(tmp_path, tiny_pool, rows):
+    with pytest.raises(ValueError, match=f"warp_rows must be between 1 and the model's .* got {rows}"):
+        make_trainer(tmp_path, tiny_pool, warp_steps=2, warp_rows=rows)
