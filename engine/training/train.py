@@ -411,6 +411,9 @@ class Trainer:
         if saved_cfg["seed"] != self.cfg.seed or saved_cfg["batch"] != self.cfg.batch:
             raise ValueError(f"checkpoint {path} was made with seed {saved_cfg['seed']} and batch "
                              f"{saved_cfg['batch']}; start a new run name to change them")
+        if self.warp_encoder is not None and saved_cfg.get("warp_rows", self.cfg.warp_rows) != self.cfg.warp_rows:
+            raise ValueError(f"checkpoint {path} was made with warp_rows {saved_cfg['warp_rows']}, not "
+                             f"{self.cfg.warp_rows}; start a new run name to change them")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])

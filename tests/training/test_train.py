@@ -218,3 +218,10 @@ def test_the_run_command_passes_its_schedule_and_warp_rows_to_the_trainer():
 def test_a_warp_phase_needs_rows_the_model_has(tmp_path, tiny_pool, rows):
     with pytest.raises(ValueError, match=f"warp_rows must be between 1 and the model's .* got {rows}"):
         make_trainer(tmp_path, tiny_pool, warp_steps=2, warp_rows=rows)
+
+
+def test_a_run_resumes_only_with_the_warp_rows_it_started_with(tmp_path, tiny_pool):
+    make_trainer(tmp_path, tiny_pool, warp_steps=3, warp_rows=2).run(until_step=5)  # inside the warp phase
+    with pytest.raises(ValueError, match="made with warp_rows 2, not 1; start a new run name"):
+        make_trainer(tmp_path, tiny_pool, warp_steps=3, warp_rows=1)
+    assert make_trainer(tmp_path, tiny_pool, warp_steps=3, warp_rows=2).step == 5
