@@ -408,12 +408,13 @@ class Trainer:
         if "sharpen_steps" not in saved_cfg:
             raise ValueError(f"checkpoint {path} was made by an earlier trainer (adversarial phase with the "
                              "StyleGAN2 D); start a new run name, e.g. with --init-from an exported model")
-        if saved_cfg["seed"] != self.cfg.seed or saved_cfg["batch"] != self.cfg.batch:
-            raise ValueError(f"checkpoint {path} was made with seed {saved_cfg['seed']} and batch "
-                             f"{saved_cfg['batch']}; start a new run name to change them")
-        if self.warp_encoder is not None and saved_cfg.get("warp_rows", self.cfg.warp_rows) != self.cfg.warp_rows:
-            raise ValueError(f"checkpoint {path} was made with warp_rows {saved_cfg['warp_rows']}, not "
-                             f"{self.cfg.warp_rows}; start a new run name to change them")
+        # What a resume cannot change: the data order and batch, and the shape of the warp encoder.
+        fixed = ("seed", "batch") + (("warp_rows",) if self.warp_encoder is not None else ())
+        changed = [f"{name} {saved_cfg[name]}, not {getattr(self.cfg, name)}" for name in fixed
+                   if name in saved_cfg and saved_cfg[name] != getattr(self.cfg, name)]
+        if changed:
+            raise ValueError(f"checkpoint {path} was made with {' and '.join(changed)}; "
+                             "start a new run name to change them")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
