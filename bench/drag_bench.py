@@ -478,6 +478,8 @@ class NvidiaKernels:
     Inside the `with`, the synthesis weights require grad, which is what makes `derived_from_weight`
     recompute (autograd.grad still computes gradients for the latent only)."""
 
+    prepare_pass = None  # the reference runs its modules every pass (engine.edit.optimization)
+
     def __init__(self, G) -> None:
         self.G = G
 

@@ -17,8 +17,8 @@ class LatentOptimizer:
 
     `full_forward=False` runs the synthesis only up to the feature block and returns the block's own
     low-resolution map; `True` reproduces DragGAN's reference step (whole image every step, features
-    bilinearly upsampled to image size). `compute_dtype` bfloat16 runs those passes under autocast;
-    previews and the final image are always rendered in float32.
+    bilinearly upsampled to image size). `compute_dtype` bfloat16 runs those passes in bf16 as autocast
+    would; previews and the final image are always rendered in float32.
     """
 
     def __init__(self, generator: EditableGenerator, ws: torch.Tensor, rows: int, latent_space: str,
@@ -37,23 +37,30 @@ class LatentOptimizer:
         # its backward to ws measured 2-3x faster at batch 1 on CPU (81-124 vs 243-263 ms, 64 px model).
         parameters = inspect.signature(generator.synthesize).parameters
         self.gradient_pass_options = {"fused": False} if "fused" in parameters else {}
-        # The fast passes also let such generators build the held rows' modulated weights once per
-        # drag (17 % of a 64 px step); "published" keeps the reference's full per-step work.
-        if "held_from" in parameters and not full_forward:
-            self.gradient_pass_options["held_from"] = rows
-        # And on CPU the NHWC layout, where oneDNN's batch-1 convs run 8–12 % faster (docs/drag.md).
-        if "channels_last" in parameters and not full_forward and generator.device.type == "cpu":
-            self.gradient_pass_options["channels_last"] = True
+        # Both presets run a pass prepared once per drag where the generator offers one: every value
+        # derived from the weights alone built once (docs/drag.md, "Where a step's time goes"). The fast
+        # one also builds the held rows' modulated weights once and stops at the feature block;
+        # "published" keeps the reference's per-step work: the whole image, every row's styles.
+        self.prepared_pass = None
+        prepare = getattr(generator, "prepare_pass", None)
+        if prepare is not None and ws.shape[0] == 1:
+            self.prepared_pass = prepare(ws.detach(), rows, feature_block, compute_dtype, image=full_forward,
+                                         prepare_held=not full_forward)
+
+    def free_rows(self) -> torch.Tensor:
+        return self.free if self.latent_space == "w+" else self.free.expand(-1, self.rows, -1)
 
     def ws(self) -> torch.Tensor:
-        free = self.free if self.latent_space == "w+" else self.free.expand(-1, self.rows, -1)
-        return torch.cat([free, self.held], dim=1)
+        return torch.cat([self.free_rows(), self.held], dim=1)
 
     def features(self) -> torch.Tensor:
         """Feature map [1, C, h, w] for the current ws, differentiable w.r.t. the free rows."""
-        with autocast(self.generator.device, self.compute_dtype):
-            out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
-                                            stop_at_features=not self.full_forward, **self.gradient_pass_options)
+        if self.prepared_pass is not None:
+            out = self.prepared_pass(self.free_rows())
+        else:
+            with autocast(self.generator.device, self.compute_dtype):
+                out = self.generator.synthesize(self.ws(), noise_mode="const", feature_block=self.feature_block,
+                                                stop_at_features=not self.full_forward, **self.gradient_pass_options)
         # Losses, tracking and the latent stay float32 whatever the passes ran in.
         features = out.features[self.feature_block].float()
         if self.full_forward:

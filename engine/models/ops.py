@@ -62,16 +62,6 @@ def conv_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.get_autocast_dtype(x.device.type) if enabled and x.is_floating_point() else x.dtype
 
 
-def laid_out_like(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A conv weight in channels-last too when the activations are, converted once per weight version:
-    oneDNN then runs the batch-1 convolutions without reordering either (CPU: 8–12 % of a 64 px drag
-    pass, mostly the transposed upsampling convs); NCHW activations with an NHWC weight were slower."""
-    if not is_channels_last(x) or weight.shape[1] == 1:  # depthwise FIR kernels stay as they are
-        return weight
-    return derived_from_weight(weight, "channels last",
-                               lambda v: v.contiguous(memory_format=torch.channels_last))
-
-
 def make_resample_filter(taps: tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
     """2-D FIR filter as NVIDIA stores it in `resample_filter` buffers: outer product, sum 1."""
     f = torch.as_tensor(taps, dtype=torch.float32)
@@ -111,15 +101,24 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         x = x.reshape(n, c, h * up, w * up)
         if keep_layout:  # zero insertion went through NCHW
             x = x.contiguous(memory_format=torch.channels_last)
-    px0, px1, py0, py1 = pad
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    kernel = (f * gain).to(x.dtype).flip([0, 1])
-    kernel = kernel[None, None].expand(c, 1, *kernel.shape)
-    x = F.conv2d(x, kernel, groups=c)
+    x = fir_filter(x, fir_kernel(f, c, x.dtype, gain), pad)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x
+
+
+def fir_kernel(f: torch.Tensor, channels: int, dtype: torch.dtype, gain: float = 1.0) -> torch.Tensor:
+    """The depthwise convolution kernel [C, 1, kh, kw] that applies the FIR filter `f` (scaled, flipped)."""
+    kernel = (f * gain).to(dtype).flip([0, 1])
+    return kernel[None, None].expand(channels, 1, *kernel.shape)
+
+
+def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+    """Pad (x0, x1, y0, y1; negative crops) and apply a `fir_kernel`."""
+    px0, px1, py0, py1 = pad
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    return F.conv2d(x, kernel, groups=x.shape[1])
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -145,7 +144,7 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
     """
     out_ch, in_per_group, kh, kw = w.shape
     if up == 1 and down == 1:
-        return F.conv2d(x, laid_out_like(w, x), padding=padding, groups=groups)
+        return F.conv2d(x, w, padding=padding, groups=groups)
     fw = f.shape[-1]
     if down > 1:
         p0 = padding + (fw - down + 1) // 2
@@ -156,21 +155,29 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
         x = upfirdn2d(x, f, pad=(p0, p1, p0, p1))
         return F.conv2d(x, w, stride=down, groups=groups)
     # up > 1
-    p0 = padding + (fw + up - 1) // 2
-    p1 = padding + (fw - up) // 2
     if kw == 1 and kh == 1:
+        p0 = padding + (fw + up - 1) // 2
+        p1 = padding + (fw - up) // 2
         x = F.conv2d(x, w, groups=groups)
         return upfirdn2d(x, f, up=up, pad=(p0, p1, p0, p1), gain=up * up)
     if groups == 1:
-        wt = laid_out_like(derived_from_weight(w, "transposed", lambda v: v.transpose(0, 1).contiguous()), x)
+        wt = derived_from_weight(w, "transposed", lambda v: v.transpose(0, 1).contiguous())
     else:
         wt = w.reshape(groups, out_ch // groups, in_per_group, kh, kw).transpose(1, 2)
         wt = wt.reshape(groups * in_per_group, out_ch // groups, kh, kw)
-    p0 -= kw - 1
-    p1 -= kw - up
-    pt = max(min(-p0, -p1), 0)
+    pt, fir_pad = transposed_conv_padding(kw, fw, padding, up)
     x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
-    return upfirdn2d(x, f, pad=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
+    return upfirdn2d(x, f, pad=fir_pad, gain=up * up)
+
+
+def transposed_conv_padding(kernel: int, filter_taps: int, padding: int, up: int
+                            ) -> tuple[int, tuple[int, int, int, int]]:
+    """NVIDIA's padding arithmetic for an upsampling conv run as a stride-`up` transposed conv and then
+    the FIR filter: (the transposed conv's padding, the filter's pad x0, x1, y0, y1)."""
+    p0 = padding + (filter_taps + up - 1) // 2 - (kernel - 1)
+    p1 = padding + (filter_taps - up) // 2 - (kernel - up)
+    pt = max(min(-p0, -p1), 0)
+    return pt, (p0 + pt, p1 + pt, p0 + pt, p1 + pt)
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch import nn
 
 from .ops import (LRELU_GAIN, bias_act, conv2d_resample, downsample2d, make_resample_filter,
-                  modulated_conv2d, modulated_weight, normalize_2nd_moment, premodulated_conv2d, upsample2d)
+                  modulated_conv2d, normalize_2nd_moment, upsample2d)
+
+if TYPE_CHECKING:
+    from .prepared_pass import PreparedPass
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -172,14 +175,7 @@ class MappingNetwork(nn.Module):
 
 
 class _ModulatedLayer(nn.Module):
-    """What the synthesis and ToRGB layers share: styles from w, and for a w the caller holds fixed
-    (`held=True`), the modulated weight built once and reused while that w stays the same.
-
-    A drag optimises the first rows of W+ and holds the rest; rebuilding those rows' styles and
-    demodulation every step, and differentiating through them, was ~17 % of a fast drag step at 64 px.
-    No gradient reaches a held w. Layers whose own weights are being trained rebuild it every pass,
-    so that gradients reach the weights.
-    """
+    """What the synthesis and ToRGB layers share: styles from w."""
     demodulate = True
 
     def styles(self, w: torch.Tensor) -> torch.Tensor:
@@ -189,20 +185,6 @@ class _ModulatedLayer(nn.Module):
         """Styles in float32 even under autocast: tiny matmuls that bf16 made slower and coarser."""
         with torch.autocast(w.device.type, enabled=False):
             return self.styles(w.float())
-
-    def held_weight(self, w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        if self.weight.requires_grad and torch.is_grad_enabled():
-            return modulated_weight(self.weight, self.styles(w.detach()), self.demodulate).to(dtype)
-        stamp = (dtype, torch.is_inference_mode_enabled(),
-                 *((p._version, p.data_ptr()) for p in (self.weight, self.affine.weight, self.affine.bias)))
-        memo = getattr(self, "_held_memo", None)
-        if memo is not None and memo[0] == stamp and torch.equal(memo[1], w):
-            return memo[2]
-        with torch.no_grad():
-            w = w.detach().clone()
-            weight = modulated_weight(self.weight, self.styles(w), self.demodulate).to(dtype).contiguous()
-        self._held_memo = (stamp, w, weight)  # one tuple, so concurrent callers never see a mixed memo
-        return weight
 
 
 class SynthesisLayer(_ModulatedLayer):
@@ -222,19 +204,15 @@ class SynthesisLayer(_ModulatedLayer):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused: bool = True,
-                gain: float = 1.0, held: bool = False) -> torch.Tensor:
+                gain: float = 1.0) -> torch.Tensor:
         noise = None
         if self.use_noise and noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device,
                                 dtype=x.dtype) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        if held:
-            x = premodulated_conv2d(x, self.held_weight(w, x.dtype), noise=noise, up=self.up,
-                                    padding=self.padding, resample_filter=self.resample_filter)
-        else:
-            x = modulated_conv2d(x, self.weight, self.float32_styles(w), noise=noise, up=self.up, padding=self.padding,
-                                 resample_filter=self.resample_filter, fused=fused)
+        x = modulated_conv2d(x, self.weight, self.float32_styles(w), noise=noise, up=self.up, padding=self.padding,
+                             resample_filter=self.resample_filter, fused=fused)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, act="lrelu", gain=LRELU_GAIN * gain, clamp=clamp)
 
@@ -254,11 +232,8 @@ class ToRGBLayer(_ModulatedLayer):
     def styles(self, w: torch.Tensor) -> torch.Tensor:
         return self.affine(w) * self.weight_gain
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True, held: bool = False) -> torch.Tensor:
-        if held:
-            x = premodulated_conv2d(x, self.held_weight(w, x.dtype))
-        else:
-            x = modulated_conv2d(x, self.weight, self.float32_styles(w), demodulate=False, fused=fused)
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        x = modulated_conv2d(x, self.weight, self.float32_styles(w), demodulate=False, fused=fused)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
 
@@ -312,21 +287,15 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise_mode: str = "const", fused: bool = True, want_rgb: bool = True,
-                held: tuple[bool, ...] | None = None, channels_last: bool = False
+                noise_mode: str = "const", fused: bool = True, want_rgb: bool = True
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`held[i]`: the block's i-th row of `ws` is held fixed by the caller (`SynthesisNetwork.run`);
-        `channels_last`: the const input starts channels-last (later layers keep the layout)."""
-        rows = iter(zip(ws.unbind(dim=1), held or (False,) * ws.shape[1]))
+        rows = iter(ws.unbind(dim=1))
 
         def conv(layer: SynthesisLayer, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-            w, is_held = next(rows)
-            return layer(x, w, noise_mode=noise_mode, fused=fused, gain=gain, held=is_held)
+            return layer(x, next(rows), noise_mode=noise_mode, fused=fused, gain=gain)
 
         if self.in_channels == 0:
             x = self.const.to(ws.dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
             x = conv(self.conv1, x)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -341,8 +310,7 @@ class SynthesisBlock(nn.Module):
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == "skip":
-            w, is_held = next(rows)
-            y = self.torgb(x, w, fused=fused, held=is_held).to(torch.float32)
+            y = self.torgb(x, next(rows), fused=fused).to(torch.float32)
             img = img + y if img is not None else y
         return x, img
 
@@ -383,14 +351,11 @@ class SynthesisNetwork(nn.Module):
             yield f"b{res}", getattr(self, f"b{res}")
 
     def run(self, ws: torch.Tensor, noise_mode: str = "const", stop_after: str | None = None,
-            keep: tuple[str, ...] | None = None, fused: bool | None = None,
-            held_from: int | None = None, channels_last: bool = False) -> SynthesisOutput:
+            keep: tuple[str, ...] | None = None, fused: bool | None = None) -> SynthesisOutput:
         """Run blocks in order; `stop_after` ends early (no image), `keep` names feature maps to return.
 
-        The RGB path is skipped entirely when stopping early, so a drag step pays only for the blocks
-        up to its feature block. Rows of `ws` from `held_from` on are ones the caller holds fixed over
-        many passes: their layers reuse modulated weights built once, and no gradient reaches them.
-        `channels_last` runs the activations (and, once per weight, the conv weights) channels-last.
+        The RGB path is skipped entirely when stopping early. (A fast drag step runs
+        `engine.models.prepared_pass` instead, built once per drag.)
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -407,10 +372,8 @@ class SynthesisNetwork(nn.Module):
         for name, block in self.blocks():
             count = block.num_conv + block.num_torgb
             block_ws = ws.narrow(1, w_idx, count)
-            held = None if held_from is None else tuple(w_idx + i >= held_from for i in range(count))
             w_idx += block.num_conv
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused=fused,
-                           want_rgb=(stop_after is None), held=held, channels_last=channels_last)
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused=fused, want_rgb=(stop_after is None))
             if keep is not None and name in keep:
                 out.features[name] = x
             if name == stop_after:
@@ -467,19 +430,21 @@ class Generator(nn.Module):
             raise ValueError(f"no synthesis block at {resolution} px; have {self.synthesis.block_resolutions}")
         return name
 
+    def prepare_pass(self, ws: torch.Tensor, free_rows: int, feature_block: str, dtype: torch.dtype = torch.float32,
+                     image: bool = False, prepare_held: bool = True) -> PreparedPass:
+        """A drag's differentiated pass, built once per drag (`engine.models.prepared_pass`)."""
+        from .prepared_pass import PreparedPass  # it builds on this module's classes
+        return PreparedPass(self.synthesis, ws, free_rows, feature_block, dtype, image, prepare_held)
+
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const", feature_block: str | None = None,
-                   stop_at_features: bool = False, fused: bool | None = None,
-                   held_from: int | None = None, channels_last: bool = False) -> SynthesisOutput:
+                   stop_at_features: bool = False, fused: bool | None = None) -> SynthesisOutput:
         """Image and/or one block's feature map; `stop_at_features` skips every later block.
 
         `fused=False` picks the unfused modulated conv, whose backward pass to ws is 2–3× cheaper at
-        batch 1 on CPU (what a drag step differentiates); None keeps the mode's default.
-        `held_from`: rows of ws from this one on stay fixed across the caller's passes (a drag's held
-        rows), see `SynthesisNetwork.run`; `channels_last`: the NHWC layout (faster on CPU at batch 1)."""
+        batch 1 on CPU (what a drag step differentiates); None keeps the mode's default."""
         keep = (feature_block,) if feature_block else None
         return self.synthesis.run(ws, noise_mode=noise_mode, keep=keep,
-                                  stop_after=feature_block if stop_at_features else None, fused=fused,
-                                  held_from=held_from, channels_last=channels_last)
+                                  stop_after=feature_block if stop_at_features else None, fused=fused)
 
 
 class MinibatchStdLayer(nn.Module):
