@@ -23,6 +23,9 @@ class EditableGenerator(Protocol):
     - `blocks`: the synthesis blocks in order with their resolution and channels
     - `w_avg`, `num_ws`, `w_dim`, `z_dim`, `img_resolution`, `device`
     - optionally `drag_defaults`: drag settings the model recommends (`engine.edit.drag`)
+    - optionally `prepare_pass(ws, free_rows, feature_block, dtype, image, prepare_held)` → a drag's
+      differentiated pass built once per drag (`engine.models.prepared_pass`); without it a drag
+      runs `synthesize` every step
     - `.to(device / dtype)` as for any `nn.Module`
     """
 

@@ -194,21 +194,36 @@ def test_two_runs_are_identical(G, ws, method):
 
 
 def test_fast_preset_runs_synthesis_only_to_the_feature_block(G, ws, monkeypatch):
-    calls = []
-    original = G.synthesize
+    """Each step is one pass of the pass prepared for the drag: fast stops at the feature block (no
+    image), published renders the whole image every step as the reference; the final image is one
+    render."""
+    passes, renders = [], []
+    prepare, synthesize = G.prepare_pass, G.synthesize
 
-    def recording(*args, **kwargs):
-        calls.append((kwargs.get("feature_block"), kwargs.get("stop_at_features", False)))
-        return original(*args, **kwargs)
+    def recording_prepare(*args, **kwargs):
+        prepared = prepare(*args, **kwargs)
 
-    monkeypatch.setattr(G, "synthesize", recording)
+        def run(free):
+            out = prepared(free)
+            passes.append((tuple(out.features), out.image is not None))
+            return out
+        return run
+
+    def recording_synthesize(*args, **kwargs):
+        renders.append((kwargs.get("feature_block"), kwargs.get("stop_at_features", False)))
+        return synthesize(*args, **kwargs)
+
+    monkeypatch.setattr(G, "prepare_pass", recording_prepare)
+    monkeypatch.setattr(G, "synthesize", recording_synthesize)
     drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)], options=DragOptions(max_steps=3, stop_distance=1e-3))
-    assert calls[:-1] == [("b16", True)] * 4  # first features + one forward per step
-    assert calls[-1] == (None, False)  # the final render
-    calls.clear()
+    assert passes == [(("b16",), False)] * 4  # first features + one forward per step
+    assert renders == [(None, False)]  # the final render
+    passes.clear()
+    renders.clear()
     drag(G, ws, [(20.0, 24.0)], [(30.0, 30.0)],
          options=DragOptions(preset="published", max_steps=3, stop_distance=1e-3))
-    assert calls[:-1] == [("b16", False)] * 4
+    assert passes == [(("b16",), True)] * 4
+    assert renders == [(None, False)]
 
 
 def test_generator_is_left_untouched(G, ws):
