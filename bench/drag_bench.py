@@ -473,8 +473,9 @@ class NvidiaKernels:
     """The generator as DragGAN's reference code runs it each step, for timing: NVIDIA's networks pick
     the fused modulated convolution in eval mode at batch 1 and rebuild every weight-derived value
     (modulated weights, demodulation norms, transposed kernels) on every pass. Our "published" preset
-    keeps the reference's per-step *work* but runs it on our kernels (unfused convolution, cached
-    weight-derived values), a stronger baseline; this shows what the reference's own choices cost.
+    keeps the reference's per-step *work* but runs it on the drag's prepared pass (unfused convolution,
+    weight-derived values built once per drag), a stronger baseline; this shows what the reference's
+    own choices cost.
     Inside the `with`, the synthesis weights require grad, which is what makes `derived_from_weight`
     recompute (autograd.grad still computes gradients for the latent only)."""
 
