@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from .ops import (LRELU_ALPHA, LRELU_GAIN, fir_filter, fir_kernel, modulated_weight, transposed_conv_padding,
-                  upsample2d)
+from .ops import LRELU_GAIN, bias_act, fir_filter, fir_kernel, modulated_weight, transposed_conv_padding, upsample2d
 from .precision import autocast
 from .stylegan2 import SynthesisBlock, SynthesisNetwork, SynthesisOutput
 
@@ -184,9 +183,6 @@ class PreparedPass:
             x = x * demodulation.reshape(1, -1, 1, 1).to(x.dtype)
         if layer.noise is not None:
             x = x + layer.noise
-        x = x + layer.bias
-        if layer.activation_gain is not None:
-            x = F.leaky_relu(x, LRELU_ALPHA) * layer.activation_gain
-        if layer.clamp is not None and layer.clamp >= 0:
-            x = x.clamp(-layer.clamp, layer.clamp)
-        return x
+        if layer.activation_gain is None:  # the bias is added here, already in the pass's dtype and shape
+            return bias_act(x + layer.bias, None, clamp=layer.clamp)
+        return bias_act(x + layer.bias, None, act="lrelu", gain=layer.activation_gain, clamp=layer.clamp)
