@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -226,13 +226,29 @@ class FlowTracker:
         return engine.calc(first, second, None if start is None else start.copy())
 
     def flow(self, before: np.ndarray, after: np.ndarray, through: Sequence[np.ndarray] = ()) -> np.ndarray:
-        grays = [self.gray(image) for image in (before, *through, after)]
-        guide = None
-        if through:
-            for first, second in zip(grays, grays[1:]):
-                link = self.dis(first, second)
-                guide = link if guide is None else self.compose(guide, link)
-        return self.dis(grays[0], grays[-1], guide)
+        start = self.gray(before)
+        if not through:
+            return self.dis(start, self.gray(after))
+        *_, (gray, guide) = self._chain(start, [*through, after])
+        return self.dis(start, gray, guide)
+
+    def readings_through(self, before: np.ndarray, frames: Sequence[np.ndarray]) -> Iterator[np.ndarray]:
+        """For each frame k of a drag, `flow(before, frames[k], frames[:k + 1])`: what `flow_reading`
+        reads for a drag that stopped at that frame (its frames so far, the last of them the picture
+        itself), in one pass over the chain (bench/drag_budget.py)."""
+        start = self.gray(before)
+        for gray, guide in self._chain(start, frames):
+            yield self.dis(start, gray, self.compose(guide, self.dis(gray, gray)))
+
+    def _chain(self, start: np.ndarray, frames: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each frame (grey, upsampled) with the flow chained to it from `start` link by link."""
+        previous, guide = start, None
+        for frame in frames:
+            gray = self.gray(frame)
+            link = self.dis(previous, gray)
+            guide = link if guide is None else self.compose(guide, link)
+            previous = gray
+            yield gray, guide
 
     def compose(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """The flow `first` then `second`: x ↦ x + first(x) + second(x + first(x))."""
@@ -274,14 +290,21 @@ def flow_reading(tracker: "FlowTracker", before: np.ndarray, after: np.ndarray,
     than moved the flow still answers, at times 30 px the other way, which would otherwise outweigh
     every other task. md_flow_raw keeps the readings as they are; flow_beyond_start counts the handles capped."""
     found = tracker.track(before, after, handles, through)
-    raw = [math.hypot(f[0] - t[0], f[1] - t[1]) for f, t in zip(found, targets)]
-    start = [math.hypot(h[0] - t[0], h[1] - t[1]) for h, t in zip(handles, targets)]
-    reading = {"md_flow": float(np.mean(np.minimum(raw, start))), "md_flow_raw": float(np.mean(raw)),
-               "flow_beyond_start": int(sum(r > s for r, s in zip(raw, start)))}
+    reading = found_distances(found, handles, targets)
     if through:  # how far the guide moved each reading: the flow's own uncertainty on this picture
         unguided = tracker.track(before, after, handles)
         reading["flow_guide_shift"] = [float(math.hypot(f[0] - u[0], f[1] - u[1])) for f, u in zip(found, unguided)]
     return reading
+
+
+def found_distances(found: list[tuple[float, float]], handles: list[tuple[float, float]],
+                    targets: list[tuple[float, float]]) -> dict:
+    """md_flow (each reading capped at its start distance), md_flow_raw and flow_beyond_start for the
+    positions `found` where the flow put the handles' content (`flow_reading`)."""
+    raw = [math.hypot(f[0] - t[0], f[1] - t[1]) for f, t in zip(found, targets)]
+    start = [math.hypot(h[0] - t[0], h[1] - t[1]) for h, t in zip(handles, targets)]
+    return {"md_flow": float(np.mean(np.minimum(raw, start))), "md_flow_raw": float(np.mean(raw)),
+            "flow_beyond_start": int(sum(r > s for r, s in zip(raw, start)))}
 
 
 def seed_ws(G, seed: int) -> torch.Tensor:
@@ -741,10 +764,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs_section(path: Path, section: str) -> None:
-    """Replace the "## Drag" section of the benchmarks page (other sections are left alone)."""
+def write_docs_section(path: Path, section: str, heading: str = "## Drag") -> None:
+    """Replace the `heading` section of the benchmarks page (other sections are left alone)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find("## Drag\n")
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
