@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, metavar="M.png", help="where the image may change (white), same size")
     p.add_argument("--invert", default="fast", choices=("fast", "faithful"), help="inversion preset")
     p.add_argument("--method", default="draggan", choices=("draggan", "freedrag"))
-    p.add_argument("--steps", type=int, default=0, help="maximum drag steps (default: the engine's, 300)")
+    p.add_argument("--steps", type=int, default=0, help="maximum drag steps (default: the engine's, 500)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.png")
     p.add_argument("--gif", type=Path, metavar="steps.gif", help="also write the drag's steps as an animated GIF")
     p.add_argument("--engine", default=DEFAULT_ADDRESS, metavar="ADDR", help=f"engine address (default {DEFAULT_ADDRESS})")

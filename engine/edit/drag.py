@@ -43,7 +43,7 @@ class DragOptions:
     """Drag parameters; None means "the method's default scaled to the model" (see `DragSettings`)."""
     method: str = "draggan"
     preset: str = "fast"
-    max_steps: int = 300
+    max_steps: int = 500  # the knee of docs/benchmarks.md, "Drag: step budget"
     lr: float | None = None
     feature_block: str | None = None
     optimize_rows: int | None = None

@@ -23,7 +23,7 @@ class ServiceConfig:
     max_queued_jobs: int = 4
     max_drag_steps: int = 2000
     max_interpolation_frames: int = 64
-    default_drag_steps: int = 300
+    default_drag_steps: int = 500
     direction_samples: int = 20_000
     directions_cache_dir: Path | None = None  # None = ~/.cache/latentdrag/directions
     inversion_overrides: dict = field(default_factory=dict)  # InversionSettings fields (tests: few steps)

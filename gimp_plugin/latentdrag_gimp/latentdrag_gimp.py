@@ -451,8 +451,9 @@ class LatentDrag(Gimp.PlugIn):
                                           choice(("draggan", "DragGAN"), ("freedrag", "FreeDrag")), "draggan",
                                           GObject.ParamFlags.READWRITE)
             add_inversion_argument(procedure)
+            # 500 = jobs.DragSettings.max_steps (jobs needs grpcio, so it is imported only when a procedure runs)
             procedure.add_int_argument("max-steps", "Step limit", "Most optimisation steps of the drag", 1, 2000,
-                                       200, GObject.ParamFlags.READWRITE)
+                                       500, GObject.ParamFlags.READWRITE)
             procedure.add_path_argument("path", "Drag points",
                                         f'Path with one stroke per drag; none = the selected path or "{DEFAULT_PATH_NAME}"',
                                         True, GObject.ParamFlags.READWRITE)

@@ -106,7 +106,7 @@ class Controller(QObject):
                 model=read(SETTINGS_GROUP, "model", ""),
                 method=read(SETTINGS_GROUP, "method", "draggan"),
                 inversion_preset=read(SETTINGS_GROUP, "inversion_preset", "fast"),
-                max_steps=int(read(SETTINGS_GROUP, "max_steps", "200")),
+                max_steps=int(read(SETTINGS_GROUP, "max_steps", str(DragSettings.max_steps))),
                 preview_every=int(read(SETTINGS_GROUP, "preview_every", "10")))
         except ValueError:
             return DragSettings()

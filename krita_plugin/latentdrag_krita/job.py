@@ -50,7 +50,7 @@ class DragSettings:
     engine_command: str = DEFAULT_ENGINE_COMMAND  # what "Start engine" runs; {address} = the address above
     method: str = "draggan"
     inversion_preset: str = "fast"
-    max_steps: int = 200
+    max_steps: int = 500  # the engine's default too (docs/benchmarks.md, "Drag: step budget")
     preview_every: int = 10
 
     def __post_init__(self) -> None:

@@ -41,7 +41,7 @@ class LayerPixels:
 class DragSettings:
     method: str = "draggan"           # "draggan" | "freedrag"
     inversion_preset: str = "fast"    # "fast" | "faithful"
-    max_steps: int = 200
+    max_steps: int = 500  # the engine's default too (docs/benchmarks.md, "Drag: step budget")
     model: str = ""                   # models/{id}; "" = the engine's default
 
 
