@@ -115,20 +115,24 @@ def describe_latent(blob: bytes) -> LatentInfo:
                       truncation_psi=latent.truncation_psi or 1.0, region_box=region)
 
 
-class _CancelWatcher:
-    """Cancels a streaming call as soon as `cancel_event` is set, even while no message arrives."""
+class _EventWatcher:
+    """Runs `action` once as soon as `event` is set while a streaming call runs, even while no message
+    arrives (cancelling the call, or asking the engine to finish the drag)."""
 
-    def __init__(self, call, cancel_event) -> None:
-        self._call = call
-        self._cancel_event = cancel_event
+    def __init__(self, event, action: Callable[[], object], name: str) -> None:
+        self._event = event
+        self._action = action
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="latentdrag-cancel", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name=f"latentdrag-{name}", daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._done.wait(0.02):
-            if self._cancel_event.is_set():
-                self._call.cancel()
+            if self._event.is_set():
+                try:
+                    self._action()
+                except EngineError:
+                    pass  # the engine is gone or the job ended: the stream itself reports what happened
                 return
 
     def stop(self) -> None:
@@ -174,10 +178,14 @@ class EngineClient:
         except grpc.RpcError as error:
             raise error_from_rpc(error, self.address) from None
 
-    def _stream(self, method: str, request, on_event: Callable, cancel_event=None):
-        """Run a progress stream; `on_event(kind, message)` sees every progress message; returns the result."""
+    def _stream(self, method: str, request, on_event: Callable, cancel_event=None,
+                finish: Optional[tuple] = None):
+        """Run a progress stream; `on_event(kind, message)` sees every progress message; returns the result.
+        `finish` = (event, action): run `action` once when `event` is set (FinishDrag)."""
         call = getattr(self._stub, method)(request, timeout=self.stream_timeout, metadata=self._metadata)
-        watcher = _CancelWatcher(call, cancel_event) if cancel_event is not None else None
+        watchers = [] if cancel_event is None else [_EventWatcher(cancel_event, call.cancel, "cancel")]
+        if finish is not None:
+            watchers.append(_EventWatcher(*finish, "finish"))
         result = None
         try:
             for response in call:
@@ -194,7 +202,7 @@ class EngineClient:
             call.cancel()
             raise
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.stop()
         if result is None:
             raise EngineError("INTERNAL", f"the engine ended {method} without a result")
@@ -273,9 +281,11 @@ class EngineClient:
              mask: Optional[ImageInput] = None, method: str = "draggan", max_steps: int = 0,
              preview_every: int = 0, on_progress: Optional[Callable[[DragProgress], None]] = None,
              cancel_event=None, coordinates: str = "model", preset: str = "fast", latent_space: str = "w+",
-             expected_revision: int = 0, seed: int = 0, result_format: str = "png") -> DragOutcome:
+             expected_revision: int = 0, seed: int = 0, result_format: str = "png",
+             finish_event=None) -> DragOutcome:
         """Drag `handles` to `targets` ((x, y) pixels in `coordinates` "model" or "layer" space). Progress
-        goes to `on_progress`; setting `cancel_event` (anything with `is_set()`) cancels the job."""
+        goes to `on_progress`; setting `cancel_event` (anything with `is_set()`) cancels the job and
+        discards the drag; setting `finish_event` stops it where it is and commits that (`finish_drag`)."""
         request = pb.DragRequest(
             session=session, handles=_points(handles, "handles"), targets=_points(targets, "targets"),
             coordinates=_choice(_COORDINATES, coordinates, "coordinates"),
@@ -292,9 +302,16 @@ class EngineClient:
                 on_progress(DragProgress(progress.step, progress.max_steps, _xy(progress.handles),
                                          progress.max_distance, progress.mean_distance, _image(progress.preview)))
 
-        result = self._stream("Drag", request, on_event, cancel_event)
+        finish = None if finish_event is None else (finish_event, lambda: self.finish_drag(session))
+        result = self._stream("Drag", request, on_event, cancel_event, finish)
         return DragOutcome(session_info(result.session), _image(result.image), _image(result.composite),
-                           _xy(result.handles), result.steps, result.converged, result.seconds)
+                           _xy(result.handles), result.steps, result.converged, result.seconds,
+                           result.finished_early)
+
+    def finish_drag(self, session: str) -> bool:
+        """Stop the drag running on `session` at its current step and commit what it reached (its `drag`
+        call returns that, `finished_early` set). False: no drag was running there."""
+        return self._unary("FinishDrag", pb.FinishDragRequest(session=session)).finishing
 
     def revert(self, session: str, revision: int) -> SessionInfo:
         """Make `revision` current again; later revisions are discarded."""

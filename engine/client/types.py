@@ -131,6 +131,7 @@ class DragOutcome:
     steps: int
     converged: bool
     seconds: float
+    finished_early: bool = False  # stopped by `finish_drag` / `finish_event`
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -84,6 +85,17 @@ def _logged(method: Callable) -> Callable:
     return unary
 
 
+class _AnySet:
+    """A drag's stop token: set when the RPC is cancelled (the drag is discarded) or FinishDrag asks it
+    to stop where it is (the drag is committed)."""
+
+    def __init__(self, *events: threading.Event):
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+
 def render(generator, ws: torch.Tensor) -> torch.Tensor:
     """`[1, 3, R, R]` in [-1, 1] with constant noise, so a revision always renders the same."""
     with torch.no_grad():
@@ -99,6 +111,8 @@ class EngineServicer(pb_grpc.EngineServicer):
         self.serving = True
         self._directions: dict[str, latent_ops.Directions] = {}
         self._direction_cache = DirectionCache(config.directions_cache_dir)
+        self._drag_finishers: dict[str, threading.Event] = {}  # session → its running drag's FinishDrag
+        self._finishers_lock = threading.Lock()
 
     # ---- plumbing
 
@@ -369,6 +383,14 @@ class EngineServicer(pb_grpc.EngineServicer):
                                        preview_every=request.preview_every, seed=request.seed,
                                        precision=self.config.precision)
         session = self.sessions.claim(request.session, request.expected_revision)
+        finish = threading.Event()
+        with self._finishers_lock:
+            self._drag_finishers[request.session] = finish
+
+        def release() -> None:
+            with self._finishers_lock:
+                self._drag_finishers.pop(request.session, None)
+            self.sessions.release(session)
 
         def run(job: Job):
             start = session.current
@@ -378,8 +400,8 @@ class EngineServicer(pb_grpc.EngineServicer):
                 mask=None if mask is None else mask.to(generator.w_avg.device), options=options,
                 callback=lambda p: job.publish(dataclasses.replace(
                     p, preview=None if p.preview is None else p.preview.detach().cpu())),
-                cancel=job.cancel)
-            if result.cancelled:
+                cancel=_AnySet(job.cancel, finish))
+            if result.cancelled and job.cancel.is_set():
                 raise JobCancelled()
             description = (f"drag {len(handles)} point{'s' if len(handles) > 1 else ''} "
                            f"({method}, {result.steps} steps)")
@@ -388,7 +410,7 @@ class EngineServicer(pb_grpc.EngineServicer):
             return pb.DragResponse(result=pb.DragResult(
                 session=convert.session_message(session, self.sessions), image=image, composite=composited,
                 handles=[pb.Point(x=x, y=y) for x, y in to_request_space(result.handles)], steps=result.steps,
-                converged=result.converged, seconds=result.seconds))
+                converged=result.converged, seconds=result.seconds, finished_early=result.cancelled))
 
         def progress_message(p: drag_lib.DragProgress):
             message = pb.DragProgress(step=p.step, max_steps=max_steps, max_distance=p.max_distance,
@@ -398,8 +420,17 @@ class EngineServicer(pb_grpc.EngineServicer):
                 message.preview.CopyFrom(encode_image(tensor_to_rgb(p.preview), pb.IMAGE_ENCODING_JPEG))
             return pb.DragResponse(progress=message)
 
-        job = self._job("Drag", run, cleanup=lambda: self.sessions.release(session))
+        job = self._job("Drag", run, cleanup=release)
         yield from self._stream(job, context, progress_message)
+
+    @_logged
+    def FinishDrag(self, request, context):
+        self.sessions.get(request.session)  # an unknown session is NOT_FOUND, as everywhere
+        with self._finishers_lock:
+            finish = self._drag_finishers.get(request.session)
+        if finish is not None:
+            finish.set()
+        return pb.FinishDragResponse(finishing=finish is not None)
 
     # ---- history, rendering, latents
 

@@ -82,6 +82,7 @@ class Controller(QObject):
         self.last_error = ""
         self.busy = False
         self._cancel = threading.Event()
+        self._finish_early = threading.Event()  # the running drag: stop where it is and keep it
         self._complete = None  # GUI-thread continuation that turns the worker's result into layers
         self._live = None  # LiveResultLayer of the running drag
         self._preview_origin = (0, 0)
@@ -211,7 +212,8 @@ class Controller(QObject):
             return False
         self._live = kd.LiveResultLayer(doc, source_node, source)
         self._preview_origin = (x, y)
-        return self.run_job(lambda client, emit, cancel: run_drag(client, client_module, job, emit, cancel),
+        return self.run_job(lambda client, emit, cancel: run_drag(client, client_module, job, emit, cancel,
+                                                                  self._finish_early),
                             functools.partial(self._finish_drag, doc, self._live, len(pairs)))
 
     @staticmethod
@@ -251,6 +253,7 @@ class Controller(QObject):
     def _start(self, target, *args) -> None:
         self.busy = True
         self._cancel.clear()
+        self._finish_early.clear()
         self._set_error("")
         self.busy_changed.emit(True)
         threading.Thread(target=target, args=args, name="latentdrag-job", daemon=True).start()
@@ -259,6 +262,12 @@ class Controller(QObject):
         if self.busy:
             self._cancel.set()
             self.status.emit("Cancelling…")
+
+    def finish_early(self) -> None:
+        """Stop the running drag at its current step and add that as the result layer."""
+        if self.busy and self._live is not None:  # only a drag job has a live result layer
+            self._finish_early.set()
+            self.status.emit("Finishing…")
 
     def show_preview(self, progress: JobProgress) -> None:
         """Paint a preview frame into the temporary layer (GUI thread)."""
@@ -297,7 +306,8 @@ class Controller(QObject):
         node = live.finish(name, result.rgba)
         self.remember_latent(doc, node, result.record)
         how = "reused the stored latent" if result.reused_latent else "inverted the layer"
-        state = "reached the targets" if result.converged else "stopped at the step limit"
+        state = ("reached the targets" if result.converged else "finished early" if result.finished_early
+                 else "stopped at the step limit")
         self.status.emit(f"{name}: {result.steps} steps in {result.seconds:.1f} s, {state} ({how}).")
 
     def remember_latent(self, doc, node, record) -> None:
@@ -433,9 +443,12 @@ class LatentDragDocker(DockWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
+        self.finish_button = QPushButton("Finish")
+        self.finish_button.setToolTip("Stop the drag where it is and keep the result as a new layer")
+        self.finish_button.setEnabled(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        layout.addLayout(_row(self.progress, self.cancel_button))
+        layout.addLayout(_row(self.progress, self.finish_button, self.cancel_button))
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
@@ -484,6 +497,7 @@ class LatentDragDocker(DockWidget):
         self.points_button.clicked.connect(self.controller.create_points_layer)
         self.run_button.clicked.connect(self.controller.run_drag)
         self.cancel_button.clicked.connect(self.controller.cancel)
+        self.finish_button.clicked.connect(self.controller.finish_early)
         self.sample_button.clicked.connect(self._new_sample)
         self.controller.connection_changed.connect(self._on_connection)
         self.controller.progress.connect(self._on_progress)
@@ -543,6 +557,7 @@ class LatentDragDocker(DockWidget):
                        self.explore.apply_button, self.explore.frames_button):
             widget.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
+        self.finish_button.setEnabled(busy)
         if not busy:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)

@@ -123,6 +123,7 @@ class DragJobResult:
     converged: bool
     seconds: float
     reused_latent: bool
+    finished_early: bool = False  # stopped by `finish` (the engine's FinishDrag) and kept
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,13 @@ def open_session(client, client_module, job, on_progress: ProgressCallback, canc
     return outcome.session, False
 
 
-def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback, cancel) -> DragJobResult:
+def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback, cancel,
+             finish=None) -> DragJobResult:
     """Invert (or re-attach), drag, export the new latent; the engine session is deleted afterwards.
 
     `client_module` is the imported `engine.client` (passed in because the plugin imports it lazily).
-    Raises `client_module.EngineError` (code "CANCELLED" after `cancel.set()`).
+    Raises `client_module.EngineError` (code "CANCELLED" after `cancel.set()`); `finish.set()` stops the
+    drag where it is and keeps that result.
     """
     settings = job.settings
     on_progress(JobProgress("connecting"))
@@ -192,7 +195,8 @@ def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback,
             session.name, [pair.handle for pair in job.pairs], [pair.target for pair in job.pairs],
             mask=_raw(client_module, mask.width, mask.height, mask.data, "GRAY8") if mask is not None else None,
             method=settings.method, max_steps=settings.max_steps, preview_every=settings.preview_every,
-            on_progress=drag_progress, cancel_event=cancel, coordinates="layer", result_format="raw")
+            on_progress=drag_progress, cancel_event=cancel, coordinates="layer", result_format="raw",
+            finish_event=finish)
         composite = outcome.composite
         if composite is None or (composite.width, composite.height) != (job.width, job.height):
             raise client_module.EngineError("INTERNAL", "the engine returned no result at the layer's size")
@@ -202,7 +206,7 @@ def run_drag(client, client_module, job: DragJob, on_progress: ProgressCallback,
         blob = client.export_latent(session.name)
         record = LatentRecord(session.model, blob, outcome.session.region_box, fingerprint="")
         return DragJobResult(rgba, record, outcome.steps, outcome.converged, outcome.seconds,
-                             reused)
+                             reused, outcome.finished_early)
     finally:
         try:
             client.delete_session(session.name)

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import engine.client as client_module
-from engine.client import EngineClient, EngineError
+from engine.client import EngineError
 from latentdrag_krita.geometry import DragPair, GeometryError
 from latentdrag_krita.job import DragJob, DragSettings, connect, engine_command_line, run_drag, run_sample
 from latentdrag_krita.latent_store import LatentRecord
@@ -93,6 +93,21 @@ def test_cancel_stops_the_job_and_leaves_no_session(client):
     with pytest.raises(EngineError) as raised:
         run_drag(client, client_module, make_job(), cancel_on_first_step, cancel)
     assert raised.value.code == "CANCELLED"
+    assert client.list_sessions() == []
+
+
+def test_finish_keeps_the_drag_where_it_stopped_and_leaves_no_session(client):
+    finish = threading.Event()
+
+    def finish_on_second_step(progress):
+        if progress.stage == "dragging" and progress.step >= 2:
+            finish.set()
+
+    job = make_job(settings=DragSettings(max_steps=2000, preview_every=0))
+    result = run_drag(client, client_module, job, finish_on_second_step, threading.Event(), finish)
+    assert result.finished_early and not result.converged and 2 <= result.steps < 2000
+    inside, outside = changed_pixels(layer_pixels(), result.rgba)
+    assert outside == 0 and inside > 0  # the partial drag, composited like a finished one
     assert client.list_sessions() == []
 
 

@@ -54,6 +54,31 @@ def test_cancel_stops_the_worker_and_keeps_the_revision(client, engine):
     assert rendered.data == made.image.data
 
 
+def test_finish_drag_commits_the_drag_where_it_is(client, engine):
+    made = client.create_session_from_seed(3)
+    progress, outcome = [], []
+    assert client.finish_drag(made.session.name) is False  # nothing running: nothing to do
+    finish = threading.Event()
+    thread = threading.Thread(target=lambda: outcome.append(
+        client.drag(made.session.name, **FAR_DRAG, on_progress=progress.append, finish_event=finish)))
+    thread.start()
+    wait_for(lambda: len(progress) >= 3)
+    finish.set()
+    thread.join(30)
+    (result,) = outcome
+    assert result.finished_early and not result.converged and 3 <= result.steps < FAR_DRAG["max_steps"]
+    session = client.get_session(made.session.name)
+    assert session.revision == 2 and not session.busy  # committed as a new revision, like a finished drag
+    rendered, _ = client.render(made.session.name)
+    assert rendered.data == result.image.data != made.image.data
+    assert client.finish_drag(made.session.name) is False  # the finished drag no longer listens
+    plain = client.drag(made.session.name, handles=[(20.0, 20.0)], targets=[(21.0, 20.0)], max_steps=2)
+    assert not plain.finished_early
+    with pytest.raises(EngineError) as missing:
+        client.finish_drag("sessions/none")
+    assert missing.value.code == "NOT_FOUND"
+
+
 def test_health_and_light_calls_stay_fast_during_a_job(client, engine):
     made = client.create_session_from_seed(4)
     cancel, progress, errors = threading.Event(), [], []

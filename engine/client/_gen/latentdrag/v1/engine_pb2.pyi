@@ -201,9 +201,10 @@ class DragResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[DragProgress, _Mapping]] = ..., result: _Optional[_Union[DragResult, _Mapping]] = ...) -> None: ...
 
 class DragResult(_message.Message):
-    __slots__ = ["composite", "converged", "handles", "image", "seconds", "session", "steps"]
+    __slots__ = ["composite", "converged", "finished_early", "handles", "image", "seconds", "session", "steps"]
     COMPOSITE_FIELD_NUMBER: _ClassVar[int]
     CONVERGED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_EARLY_FIELD_NUMBER: _ClassVar[int]
     HANDLES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -211,12 +212,13 @@ class DragResult(_message.Message):
     STEPS_FIELD_NUMBER: _ClassVar[int]
     composite: Image
     converged: bool
+    finished_early: bool
     handles: _containers.RepeatedCompositeFieldContainer[Point]
     image: Image
     seconds: float
     session: Session
     steps: int
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., composite: _Optional[_Union[Image, _Mapping]] = ..., handles: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., steps: _Optional[int] = ..., converged: bool = ..., seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., composite: _Optional[_Union[Image, _Mapping]] = ..., handles: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., steps: _Optional[int] = ..., converged: bool = ..., seconds: _Optional[float] = ..., finished_early: bool = ...) -> None: ...
 
 class ExportLatentRequest(_message.Message):
     __slots__ = ["revision", "session"]
@@ -233,6 +235,18 @@ class ExportLatentResponse(_message.Message):
     latent: Latent
     revision: int
     def __init__(self, latent: _Optional[_Union[Latent, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class FinishDragRequest(_message.Message):
+    __slots__ = ["session"]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: str
+    def __init__(self, session: _Optional[str] = ...) -> None: ...
+
+class FinishDragResponse(_message.Message):
+    __slots__ = ["finishing"]
+    FINISHING_FIELD_NUMBER: _ClassVar[int]
+    finishing: bool
+    def __init__(self, finishing: bool = ...) -> None: ...
 
 class GetServerInfoRequest(_message.Message):
     __slots__ = []

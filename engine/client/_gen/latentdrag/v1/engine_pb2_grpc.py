@@ -54,6 +54,11 @@ class EngineStub(object):
                 request_serializer=latentdrag_dot_v1_dot_engine__pb2.DragRequest.SerializeToString,
                 response_deserializer=latentdrag_dot_v1_dot_engine__pb2.DragResponse.FromString,
                 )
+        self.FinishDrag = channel.unary_unary(
+                '/latentdrag.v1.Engine/FinishDrag',
+                request_serializer=latentdrag_dot_v1_dot_engine__pb2.FinishDragRequest.SerializeToString,
+                response_deserializer=latentdrag_dot_v1_dot_engine__pb2.FinishDragResponse.FromString,
+                )
         self.Revert = channel.unary_unary(
                 '/latentdrag.v1.Engine/Revert',
                 request_serializer=latentdrag_dot_v1_dot_engine__pb2.RevertRequest.SerializeToString,
@@ -145,6 +150,14 @@ class EngineServicer(object):
     def Drag(self, request, context):
         """Drag handles towards targets. Streams progress (at most one message per optimisation step; a slow
         reader receives the latest one) and ends with the result, which is committed as a new revision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishDrag(self, request, context):
+        """Stop the drag running on a session at its current step and commit what it has reached (the Drag
+        stream then ends with that result, finished_early set). Cancelling the Drag call instead discards it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -243,6 +256,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.Drag,
                     request_deserializer=latentdrag_dot_v1_dot_engine__pb2.DragRequest.FromString,
                     response_serializer=latentdrag_dot_v1_dot_engine__pb2.DragResponse.SerializeToString,
+            ),
+            'FinishDrag': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishDrag,
+                    request_deserializer=latentdrag_dot_v1_dot_engine__pb2.FinishDragRequest.FromString,
+                    response_serializer=latentdrag_dot_v1_dot_engine__pb2.FinishDragResponse.SerializeToString,
             ),
             'Revert': grpc.unary_unary_rpc_method_handler(
                     servicer.Revert,
@@ -422,6 +440,23 @@ class Engine(object):
         return grpc.experimental.unary_stream(request, target, '/latentdrag.v1.Engine/Drag',
             latentdrag_dot_v1_dot_engine__pb2.DragRequest.SerializeToString,
             latentdrag_dot_v1_dot_engine__pb2.DragResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def FinishDrag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/latentdrag.v1.Engine/FinishDrag',
+            latentdrag_dot_v1_dot_engine__pb2.FinishDragRequest.SerializeToString,
+            latentdrag_dot_v1_dot_engine__pb2.FinishDragResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
