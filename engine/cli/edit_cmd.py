@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, metavar="M.png", help="where the image may change (white), same size")
     p.add_argument("--invert", default="fast", choices=("fast", "faithful"), help="inversion preset")
     p.add_argument("--method", default="draggan", choices=("draggan", "freedrag"))
-    p.add_argument("--steps", type=int, default=0, help="maximum drag steps (default: the engine's, 500)")
+    p.add_argument("--steps", type=int, default=0, help="maximum drag steps (default: the engine's, 500); Ctrl-C during the drag keeps what it reached")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.png")
     p.add_argument("--gif", type=Path, metavar="steps.gif", help="also write the drag's steps as an animated GIF")
     p.add_argument("--engine", default=DEFAULT_ADDRESS, metavar="ADDR", help=f"engine address (default {DEFAULT_ADDRESS})")
@@ -117,6 +119,27 @@ def check_points_inside(pairs: list[tuple[tuple[float, float], tuple[float, floa
                 raise CliError(f"--drag #{number}: {role} ({x:g}, {y:g}) is outside the {width}x{height} image")
 
 
+@contextlib.contextmanager
+def first_interrupt_finishes(finish: threading.Event) -> Iterator[None]:
+    """While the drag runs, the first Ctrl-C keeps what it has reached (the engine's FinishDrag) and a
+    second one aborts. Only the main thread can own the signal; elsewhere Ctrl-C keeps its meaning."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(_signum, _frame) -> None:
+        if finish.is_set():
+            raise KeyboardInterrupt
+        finish.set()
+        print("\nfinishing the drag where it is (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_edit(args: argparse.Namespace) -> int:
     pairs = [parse_drag(spec) for spec in args.drag]
     try:
@@ -142,16 +165,19 @@ def run_edit(args: argparse.Namespace) -> int:
                 if p.preview is not None:
                     frames.append(p.preview.data)
 
-            out = engine.drag(made.session.name, [h for h, _ in pairs], [t for _, t in pairs], mask=mask,
-                              method=args.method, max_steps=args.steps, coordinates="layer",
-                              preview_every=2 if args.gif else 0, on_progress=on_step)
+            finish = threading.Event()
+            with first_interrupt_finishes(finish):
+                out = engine.drag(made.session.name, [h for h, _ in pairs], [t for _, t in pairs], mask=mask,
+                                  method=args.method, max_steps=args.steps, coordinates="layer",
+                                  preview_every=2 if args.gif else 0, on_progress=on_step, finish_event=finish)
             bar.close()
     except EngineError as exc:
         raise CliError(exc.message) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
     args.output.write_bytes(out.composite.data)
-    state = "reached the targets" if out.converged else "stopped at the step limit"
+    state = ("reached the targets" if out.converged else "finished early" if out.finished_early
+             else "stopped at the step limit")
     print(f"{out.steps} steps, {state}, {out.seconds:.1f} s → {args.output}", file=sys.stderr)
     if args.gif:
         write_gif(frames + [out.image.data], args.gif)

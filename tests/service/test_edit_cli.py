@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 import numpy as np
 import pytest
@@ -33,6 +34,26 @@ def test_edit_writes_the_layer_and_a_gif(engine, tmp_path):
     assert np.array_equal(out[mask == 0][:, :3], layer[mask == 0])  # unchanged outside the mask
     with Image.open(tmp_path / "steps.gif") as gif:
         assert gif.n_frames >= 3  # inversion result, previews, final
+
+
+def test_the_first_ctrl_c_during_the_drag_keeps_what_it_reached(engine, tmp_path, monkeypatch, capsys):
+    class InterruptingBar(edit_cmd.ProgressBar):
+        def update(self, done, total, detail=""):
+            super().update(done, total, detail)
+            if self.label.startswith("dragging") and done == 3:
+                signal.raise_signal(signal.SIGINT)  # as the user's Ctrl-C, in the main thread
+
+    monkeypatch.setattr(edit_cmd, "ProgressBar", InterruptingBar)
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)).save(
+        tmp_path / "in.png")
+    code = run_edit(str(tmp_path / "in.png"), "--drag", "5,5:35,35", "--steps", "2000", "-o", str(tmp_path / "out.png"),
+                    "--engine", engine.address)
+    assert code == 0 and (tmp_path / "out.png").exists()
+    err = capsys.readouterr().err
+    assert "finishing the drag" in err and "finished early" in err
+    steps = int(err.rsplit(" steps, finished early", 1)[0].rsplit("\n", 1)[-1])
+    assert 3 <= steps < 2000
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_edit_errors_are_one_line(engine, tmp_path):
