@@ -574,6 +574,7 @@ class LatentDragExtension(Extension):
         for action_id, text, slot in (
                 ("latentdrag_points", "Latent Drag: New Drag Points Layer", controller().create_points_layer),
                 ("latentdrag_run", "Latent Drag: Run", controller().run_drag),
+                ("latentdrag_finish", "Latent Drag: Finish", controller().finish_early),
                 ("latentdrag_cancel", "Latent Drag: Cancel", controller().cancel)):
             action = window.createAction(action_id, text, "tools/scripts")
             action.triggered.connect(slot)
