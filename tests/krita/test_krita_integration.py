@@ -65,7 +65,8 @@ def krita_session(tmp_path_factory):
                   "spare_address": f"127.0.0.1:{free_port()}", "engine_command": start_command,
                   "lines": LINES, "sample_lines": SAMPLE_LINES, "selection": SELECTION, "max_steps": MAX_STEPS,
                   "job_timeout": 180,
-                  "scenarios": ["drag", "sample_and_reuse", "explore", "u16", "cancel", "start_engine", "no_engine"]}
+                  "scenarios": ["drag", "sample_and_reuse", "explore", "u16", "cancel", "finish", "start_engine",
+                                "no_engine"]}
         try:
             code, results, log = run_scenarios(root / "session", config, timeout=540)
         finally:
@@ -233,9 +234,19 @@ def test_explore_previews_live_and_applies_a_new_layer_above_the_untouched_sourc
     assert "Latent Drag preview" not in explore["names_after_close"]
 
 
+def test_finish_keeps_the_drag_where_it_stopped_as_the_result_layer(krita_session):
+    finish = scenario(krita_session, "finish")
+    assert finish["finished"] and finish["pressed_at"] and finish["button_enabled"], finish
+    assert finish["error"] == "" and "finished early" in finish["status"], finish
+    steps = int(finish["status"].split(": ", 1)[1].split(" steps", 1)[0])
+    assert finish["pressed_at"][0] <= steps < 2000
+    assert finish["names_after"] == ["Background", "Latent Drag 1 · 2 points", "Drag points"]
+    assert not finish["button_enabled_after"]
+
+
 def test_cancel_stops_the_drag_and_leaves_the_document_as_it_was(krita_session):
     cancel = scenario(krita_session, "cancel")
-    assert cancel["finished"] and cancel["cancelled_at"], cancel
+    assert cancel["finished"] and cancel["pressed_at"] and cancel["button_enabled"], cancel
     assert cancel["error"] == "Cancelled; the layer is unchanged."
     assert cancel["progress"][-1][1] < 2000
     assert cancel["names_after"] == cancel["names_before"] == ["Background", "Drag points"]

@@ -349,31 +349,42 @@ def scenario_u16(docker, controller) -> None:
     pump(0.3)
 
 
-def scenario_cancel(docker, controller) -> None:
-    """Cancel while dragging: the job stops, the preview layer goes, no result layer is added."""
-    record = results.setdefault("cancel", {})
+def press_during_long_drag(docker, controller, record: dict, button) -> None:
+    """A 2,000-step drag on a fresh document; `button` is clicked at its second step. Records when it
+    was pressed (`pressed_at`), whether it was enabled then and after, and the layers before and after."""
     doc = open_document(CONFIG["source_png"])
     docker.points_button.click()
     pump(0.3)
     add_lines(doc, points_layer(doc), CONFIG["lines"])
     connect(docker, CONFIG["address"])
     docker.steps.setValue(2000)
-    cancelled_at = []
+    pressed_at = []
 
-    def cancel_while_dragging(progress) -> None:
-        if progress.stage == "dragging" and progress.step >= 2 and not cancelled_at:
-            cancelled_at.append(progress.step)
-            docker.cancel_button.click()
+    def press_while_dragging(progress) -> None:
+        if progress.stage == "dragging" and progress.step >= 2 and not pressed_at:
+            pressed_at.append(progress.step)
+            record["button_enabled"] = button.isEnabled()
+            button.click()
 
-    controller.progress.connect(cancel_while_dragging)
+    controller.progress.connect(press_while_dragging)
     record["names_before"] = names(doc)
     run_and_wait(docker, controller, record)
-    controller.progress.disconnect(cancel_while_dragging)
-    record["cancelled_at"] = cancelled_at
-    record["names_after"] = names(doc)
+    controller.progress.disconnect(press_while_dragging)
+    record.update(pressed_at=pressed_at, names_after=names(doc), button_enabled_after=button.isEnabled())
+    docker.steps.setValue(CONFIG["max_steps"])
     doc.setModified(False)
     doc.close()
     pump(0.3)
+
+
+def scenario_cancel(docker, controller) -> None:
+    """Cancel while dragging: the job stops, the preview layer goes, no result layer is added."""
+    press_during_long_drag(docker, controller, results.setdefault("cancel", {}), docker.cancel_button)
+
+
+def scenario_finish(docker, controller) -> None:
+    """Finish while dragging: the drag stops early and what it reached becomes the result layer."""
+    press_during_long_drag(docker, controller, results.setdefault("finish", {}), docker.finish_button)
 
 
 def scenario_start_engine(docker, controller) -> None:
