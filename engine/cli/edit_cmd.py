@@ -122,8 +122,10 @@ def check_points_inside(pairs: list[tuple[tuple[float, float], tuple[float, floa
 @contextlib.contextmanager
 def first_interrupt_finishes(finish: threading.Event) -> Iterator[None]:
     """While the drag runs, the first Ctrl-C keeps what it has reached (the engine's FinishDrag) and a
-    second one aborts. Only the main thread can own the signal; elsewhere Ctrl-C keeps its meaning."""
-    if threading.current_thread() is not threading.main_thread():
+    second one aborts. Only the main thread can own the signal, and a Ctrl-C the shell ignores for this
+    process (a background job) stays ignored; otherwise Ctrl-C keeps its meaning."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
         yield
         return
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -46,14 +47,27 @@ def test_the_first_ctrl_c_during_the_drag_keeps_what_it_reached(engine, tmp_path
     monkeypatch.setattr(edit_cmd, "ProgressBar", InterruptingBar)
     Image.fromarray(np.random.default_rng(4).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)).save(
         tmp_path / "in.png")
-    code = run_edit(str(tmp_path / "in.png"), "--drag", "5,5:35,35", "--steps", "2000", "-o", str(tmp_path / "out.png"),
-                    "--engine", engine.address)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a CI job may ignore it)
+    try:
+        code = run_edit(str(tmp_path / "in.png"), "--drag", "5,5:35,35", "--steps", "2000",
+                        "-o", str(tmp_path / "out.png"), "--engine", engine.address)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the drag
+    finally:
+        signal.signal(signal.SIGINT, outer)
     assert code == 0 and (tmp_path / "out.png").exists()
     err = capsys.readouterr().err
     assert "finishing the drag" in err and "finished early" in err
     steps = int(err.rsplit(" steps, finished early", 1)[0].rsplit("\n", 1)[-1])
     assert 3 <= steps < 2000
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_a_ctrl_c_the_shell_ignores_stays_ignored_during_the_drag():
+    outer = signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. `latentdrag edit … &` from a script
+    try:
+        with edit_cmd.first_interrupt_finishes(threading.Event()):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_edit_errors_are_one_line(engine, tmp_path):
