@@ -542,6 +542,7 @@ class LatentDragDocker(DockWidget):
         labels = {"connecting": "Connecting…", "inverting": "Inverting the layer", "dragging": "Dragging",
                   "sampling": "Sampling"}
         text = labels.get(progress.stage, progress.stage)
+        self.finish_button.setEnabled(progress.stage == "dragging")  # only a running drag can be kept
         if progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.step)
@@ -557,7 +558,7 @@ class LatentDragDocker(DockWidget):
                        self.explore.apply_button, self.explore.frames_button):
             widget.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
-        self.finish_button.setEnabled(busy)
+        self.finish_button.setEnabled(False)  # enabled once the drag itself runs (_on_progress)
         if not busy:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
