@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 ROOT="${LATENTDRAG_GIMP_CHROOT:-$PWD/.cache/gimp-chroot}"
 STAMP="$ROOT/.latentdrag-gimp-ready"
-PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-grpcio python3-protobuf python3-numpy"
+# xvfb and xdotool: the GUI runs of the plug-in (its drag window) are tested in the full GIMP on a virtual display.
+PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-grpcio python3-protobuf python3-numpy xvfb xdotool"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PACKAGES" ]; then
     exit 0

@@ -403,8 +403,9 @@ class EngineServicer(pb_grpc.EngineServicer):
                 cancel=_AnySet(job.cancel, finish))
             if result.cancelled and job.cancel.is_set():
                 raise JobCancelled()
+            finished = ", finished early" if result.cancelled else ""
             description = (f"drag {len(handles)} point{'s' if len(handles) > 1 else ''} "
-                           f"({method}, {result.steps} steps)")
+                           f"({method}, {result.steps} steps{finished})")
             revision = self.sessions.commit(session, result.ws, generator, description, start.truncation_psi)
             image, composited = self._outputs(session, revision, encoding, image=result.image)
             return pb.DragResponse(result=pb.DragResult(

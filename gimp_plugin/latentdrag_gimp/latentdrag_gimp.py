@@ -17,7 +17,8 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.realpath(__file__))
 # Installed copies bundle the client under vendor/; a symlinked install runs from the source checkout,
@@ -42,6 +43,9 @@ DEFAULT_PATH_NAME = "Drag points"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 RGBA_FORMAT = "R'G'B'A u8"  # exact round trip of 8-bit values, also on linear-precision images
 PROGRESS_POLL_SECONDS = 0.1
+WINDOW_POLL_SECONDS = 0.02  # with a drag window open: keep its buttons and redraws responsive
+FINISH_RESPONSE = 1
+GUI_RUN_MODES = (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
 
 
 class PluginError(Exception):
@@ -91,19 +95,90 @@ def text_argument(config, name):
     return (config.get_property(name) or "").strip()
 
 
-def run_in_worker(title, work):
-    """Run `work(report, cancel_event)` in a thread while this (GIMP) thread drives the progress bar.
+class DragWindow:
+    """The drag's own window in GUI runs: what it is doing, a progress bar, Cancel (discard the drag) and
+    Finish (stop it where it is and keep that as the new layer). GIMP's status-bar progress can only
+    cancel, and a drag of a few hundred steps is often good enough before its limit.
 
-    libgimp calls are not thread-safe, so the worker only queues (text, fraction) updates; GIMP calls
-    stay here. The worker's exception, if any, is re-raised here.
+    Lives in the GIMP thread; `run_in_worker` pumps its events while the worker runs."""
+
+    def __init__(self, title):
+        GimpUi.init("latentdrag_gimp")
+        self.cancel_event = threading.Event()
+        self.finish_event = threading.Event()
+        self.cancelled = False  # by the user (Cancel or closing the window), not by an error
+        self._dialog = GimpUi.Dialog(title=title, role="latentdrag-drag", modal=False)
+        self._dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+        self._finish = self._dialog.add_button("_Finish", FINISH_RESPONSE)
+        self._finish.set_tooltip_text("Stop the drag where it is and keep it as the new layer")
+        self._finish.set_sensitive(False)
+        box = self._dialog.get_content_area()
+        box.set_spacing(8)
+        box.set_border_width(12)
+        self._label = Gtk.Label(label="Connecting to the engine…", xalign=0.0)
+        self._label.set_width_chars(48)
+        self._bar = Gtk.ProgressBar()
+        box.pack_start(self._label, False, False, 0)
+        box.pack_start(self._bar, False, False, 0)
+        self._dialog.connect("response", self._on_response)
+        self._dialog.connect("delete-event", self._on_delete)
+        self._dialog.show_all()
+        self.pump()
+
+    def show(self, text, fraction, finishable):
+        if self.cancel_event.is_set() or self.finish_event.is_set():
+            return  # keep saying "Cancelling…" / "Finishing…" until the worker ends
+        self._label.set_text(text)
+        if fraction is None:
+            self._bar.pulse()
+        else:
+            self._bar.set_fraction(min(max(fraction, 0.0), 1.0))
+        self._finish.set_sensitive(finishable)
+
+    def pump(self):
+        while Gtk.events_pending():
+            Gtk.main_iteration_do(False)
+
+    def close(self):
+        self._dialog.destroy()
+        self.pump()
+
+    def _on_response(self, dialog, response):
+        if response == FINISH_RESPONSE:
+            self._stopping("Finishing: keeping the drag where it is…")
+            self.finish_event.set()
+        elif response in (Gtk.ResponseType.CANCEL, Gtk.ResponseType.DELETE_EVENT):
+            self._stopping("Cancelling…")
+            self.cancelled = True
+            self.cancel_event.set()
+
+    def _on_delete(self, dialog, event):
+        self._on_response(dialog, Gtk.ResponseType.CANCEL)
+        return True  # the window stays until the engine has stopped
+
+    def _stopping(self, text):
+        self._label.set_text(text)
+        self._finish.set_sensitive(False)
+        self._dialog.set_response_sensitive(Gtk.ResponseType.CANCEL, False)
+
+
+def run_in_worker(title, work, window=None):
+    """Run `work(report, cancel_event)` in a thread while this (GIMP) thread drives the progress bar
+    and, in GUI runs of a drag, its `DragWindow`.
+
+    libgimp and GTK calls are not thread-safe, so the worker only queues (text, fraction, finishable)
+    updates; GIMP calls stay here. The worker's exception, if any, is re-raised here.
     """
     updates = queue.SimpleQueue()
     outcome = {}
-    cancel_event = threading.Event()
+    cancel_event = window.cancel_event if window is not None else threading.Event()
+
+    def report(text, fraction, finishable=False):
+        updates.put((text, fraction, finishable))
 
     def target():
         try:
-            outcome["value"] = work(lambda text, fraction: updates.put((text, fraction)), cancel_event)
+            outcome["value"] = work(report, cancel_event)
         except BaseException as exc:  # re-raised in the GIMP thread below
             outcome["error"] = exc
 
@@ -113,21 +188,27 @@ def run_in_worker(title, work):
     determinate = False  # once a fraction is known, the bar stops pulsing until a step without one
     try:
         while worker.is_alive():
-            worker.join(PROGRESS_POLL_SECONDS)
+            worker.join(PROGRESS_POLL_SECONDS if window is None else WINDOW_POLL_SECONDS)
             latest = None
             while not updates.empty():
                 latest = updates.get()
             if latest is not None:
-                text, fraction = latest
+                text, fraction, finishable = latest
                 Gimp.progress_set_text(text)
                 determinate = fraction is not None
                 if determinate:
                     Gimp.progress_update(fraction)
+                if window is not None:
+                    window.show(text, fraction, finishable)
             if not determinate:
                 Gimp.progress_pulse()
+            if window is not None:
+                window.pump()
     finally:
         cancel_event.set()  # stops the engine job if this thread is interrupted
         Gimp.progress_end()
+        if window is not None:
+            window.close()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
@@ -264,13 +345,18 @@ def drag_layer(procedure, run_mode, image, drawables, config):
                        settings=settings, stored=read_stored_latent(drawable))
     address = text_argument(config, "engine-address") or DEFAULT_ADDRESS
 
+    window = DragWindow("Latent Drag") if run_mode in GUI_RUN_MODES else None
+
     def work(report, cancel_event):
         with connect(client_module, address) as client:
-            return jobs.run_drag_job(client, job, report, cancel_event)
+            return jobs.run_drag_job(client, job, report, cancel_event,
+                                     finish_event=window.finish_event if window is not None else None)
 
     try:
-        result = run_in_worker("Latent Drag", work)
+        result = run_in_worker("Latent Drag", work, window)
     except Exception as exc:
+        if window is not None and window.cancelled:
+            return None  # the user's Cancel: no layer, no error message
         raise engine_failure(client_module, exc) from None
     noun = "point" if len(pairs) == 1 else "points"
     name = f"{drawable.get_name()} · Latent Drag ({len(pairs)} {noun})"

@@ -49,12 +49,12 @@ def build_scene(job):
     return image
 
 
-def run_procedure(name, image, drawables, properties):
+def run_procedure(name, image, drawables, properties, run_mode="NONINTERACTIVE"):
     procedure = Gimp.get_pdb().lookup_procedure(name)
     if procedure is None:
         return {"status": "NOT_REGISTERED", "error": f"procedure {name} does not exist"}
     config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("run-mode", getattr(Gimp.RunMode, run_mode))
     config.set_property("image", image)
     config.set_core_object_array("drawables", drawables)
     for key, value in properties.items():
@@ -100,7 +100,8 @@ def main():
             properties["path"] = image.get_path_by_name(properties["path"])
         if "other-layer" in properties:  # given as a layer index, top first
             properties["other-layer"] = image.get_layers()[properties["other-layer"]]
-        runs.append(run_procedure(call["procedure"], image, drawables, properties))
+        runs.append(run_procedure(call["procedure"], image, drawables, properties,
+                                  call.get("run_mode", "NONINTERACTIVE")))
         if runs[-1]["status"] != "SUCCESS" and not call.get("may_fail"):
             break
     report = {"runs": runs, "layers": describe_layers(image, job["out_dir"]),

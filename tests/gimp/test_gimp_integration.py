@@ -3,8 +3,9 @@ scripts/setup-gimp.sh) against a real engine on the host's loopback: `latentdrag
 sample test, the same server started in-process with a shortened inversion for the photo-layer drag.
 
 gimp_driver.py builds the scene inside GIMP (a layer moved inside a larger canvas, a path with one stroke
-per drag, a rectangular selection), calls the procedures non-interactively and exports every layer; the
-assertions here run on the host.
+per drag, a rectangular selection), calls the procedures and exports every layer; the assertions here
+run on the host. Most calls are non-interactive in gimp-console; the drag window's Finish and Cancel are
+tested in GUI run modes in the full GIMP on an Xvfb display inside the chroot, with xdotool as the user.
 """
 from __future__ import annotations
 
@@ -95,8 +96,17 @@ def gimp_home():
         shutil.rmtree(host, ignore_errors=True)
 
 
-def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, selection=None) -> dict:
-    """Run the driver in gimp-console; return its report with layer PNGs loaded as RGBA arrays."""
+def in_chroot(*command: str, display: int | None = None) -> list[str]:
+    """A command line that runs `command` in the chroot with a clean environment."""
+    return ["chroot", str(CHROOT), "env", "-i", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+            *([f"DISPLAY=:{display}"] if display is not None else []), *command]
+
+
+def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, selection=None,
+             display: int | None = None, while_running=None) -> dict:
+    """Run the driver in GIMP — gimp-console, or with `display` the full GIMP on that X display, where
+    `while_running()` then plays the user at the plug-in's windows — and return its report with layer PNGs
+    loaded as RGBA arrays."""
     host, inside = gimp_home
     out_host, out_inside = host / name, inside / name
     out_host.mkdir()
@@ -104,13 +114,20 @@ def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, s
     job = {"input": str(out_inside / "input.png"), "out_dir": str(out_inside), "layer_offsets": LAYER_OFFSETS,
            "paths": paths, "selection": selection, "calls": calls}
     (out_host / "job.json").write_text(json.dumps(job))
-    command = ["chroot", str(CHROOT), "env", "-i", f"HOME={inside / 'home'}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-               f"GIMP3_DIRECTORY={inside / 'profile'}", f"LATENTDRAG_GIMP_JOB={out_inside / 'job.json'}",
-               "gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
-               "-b", f"exec(open('{inside / 'driver.py'}').read())", "--quit"]
-    gimp = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    gimp = ["gimp-console-3.0", "-i"] if display is None else ["gimp-3.0", "--no-splash"]
+    command = in_chroot(f"HOME={inside / 'home'}", f"GIMP3_DIRECTORY={inside / 'profile'}",
+                        f"LATENTDRAG_GIMP_JOB={out_inside / 'job.json'}", *gimp, "--batch-interpreter=python-fu-eval",
+                        "-b", f"exec(open('{inside / 'driver.py'}').read())", "--quit", display=display)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            if while_running is not None:
+                while_running()
+            output, _ = process.communicate(timeout=600)
+        finally:
+            if process.poll() is None:
+                process.kill()
     report_file = out_host / "report.json"
-    assert report_file.is_file(), f"GIMP exited {gimp.returncode} without a report:\n{gimp.stdout}\n{gimp.stderr}"
+    assert report_file.is_file(), f"GIMP exited {process.returncode} without a report:\n{output}"
     report = json.loads(report_file.read_text())
     for layer in report["layers"]:
         layer["rgba"] = np.asarray(Image.open(host / Path(layer["png"]).relative_to(inside)).convert("RGBA"))
@@ -248,3 +265,151 @@ def test_failures_return_error_statuses_and_add_no_layer(gimp_home):
     assert 'stroke 1 of path "One anchor" has only one anchor' in one_anchor["error"]
     assert outside["status"] == "CALLING_ERROR" and "outside the layer" in outside["error"]
     assert [layer["name"] for layer in report["layers"]] == ["source"]
+
+
+# The drag window of GUI runs (Cancel / Finish), in the full GIMP on a virtual X display in the chroot.
+
+# Corner to corner, 73 px: the drag is still running when the test presses Finish a moment after it starts.
+FAR_HANDLE_IN_LAYER, FAR_TARGET_IN_LAYER = (6.0, 6.0), (58.0, 58.0)
+WINDOW_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def gimp_display():
+    """An Xvfb inside the chroot. Its display number must be free on the host too: X servers also listen
+    on abstract sockets, which the chroot shares with the host."""
+    for number in range(91, 140):
+        if any(Path(root, f"tmp/.X{number}-lock").exists() for root in ("/", CHROOT)):
+            continue
+        server = subprocess.Popen(in_chroot("Xvfb", f":{number}", "-ac", "-nolisten", "tcp", "-screen", "0",
+                                            "1024x768x24"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while server.poll() is None and time.monotonic() < deadline:
+            if subprocess.run(in_chroot("xdotool", "getdisplaygeometry", display=number),
+                              capture_output=True).returncode == 0:
+                try:
+                    yield number
+                finally:
+                    server.terminate()
+                    server.wait(timeout=10)
+                return
+            time.sleep(0.2)
+        server.kill()
+        server.wait()
+    pytest.fail("no X display number was free for Xvfb")
+
+
+def xdotool(display: int, *args: str) -> str:
+    return subprocess.run(in_chroot("xdotool", *args, display=display), capture_output=True, text=True).stdout
+
+
+class GimpUser:
+    """Plays the user at the plug-in's windows in the full GIMP: finds them by title, takes their
+    picture, presses keys in them (GTK mnemonics, so no pixel coordinates are needed)."""
+
+    def __init__(self, display: int, gimp_home, address: str):
+        self.display, self.host, self.inside = display, *gimp_home
+        self.address = address
+        self.deadline = time.monotonic() + WINDOW_TIMEOUT_S
+        with EngineClient(address) as client:
+            self.known_sessions = {s.name for s in client.list_sessions()}
+
+    def window(self, title: str, other_than: str = "") -> str:
+        while True:
+            found = [w for w in xdotool(self.display, "search", "--name", f"^{title}$").split() if w != other_than]
+            if found:
+                return found[0]
+            assert time.monotonic() < self.deadline, f"no window {title!r} appeared"
+            time.sleep(0.2)
+
+    def press(self, window: str, key: str) -> None:
+        xdotool(self.display, "windowfocus", "--sync", window)
+        xdotool(self.display, "key", "--clearmodifiers", key)
+
+    def picture(self, window: str, name: str) -> Path:
+        """The window as shown, saved in the GIMP test folder (what docs/gimp-*.png are copied from)."""
+        shutil.copy(Path(__file__).with_name("screenshot.py"), self.host / "screenshot.py")
+        subprocess.run(in_chroot("python3", str(self.inside / "screenshot.py"), window, str(self.inside / name),
+                                 display=self.display), check=True, capture_output=True)
+        return self.host / name
+
+    def wait_for_drag(self) -> None:
+        """Until the drag itself runs: an image session this run made is busy."""
+        with EngineClient(self.address) as client:
+            while not any(s.busy and s.kind == "image" and s.name not in self.known_sessions
+                          for s in client.list_sessions()):
+                assert time.monotonic() < self.deadline, "the drag never started"
+                time.sleep(0.2)
+
+    def press_until_closed(self, window: str, key: str) -> None:
+        """Presses while Finish is still disabled do nothing, as for a user: press until the window goes."""
+        while window in xdotool(self.display, "search", "--name", "^Latent Drag$").split():
+            assert time.monotonic() < self.deadline, "the drag window did not close"
+            self.press(window, key)
+            time.sleep(0.5)
+
+    def sessions_made(self) -> list:
+        with EngineClient(self.address) as client:
+            return [s for s in client.list_sessions() if s.kind == "image" and s.name not in self.known_sessions]
+
+
+def long_drag(gimp_home, name, user: GimpUser, run_mode: str, sample_png, act) -> dict:
+    """A long drag started in a GUI run mode, with `act()` playing the user while it runs."""
+    return run_gimp(
+        gimp_home, name, sample_png,
+        calls=[{"procedure": DRAG, "run_mode": run_mode, "may_fail": True,
+                "properties": {"engine-address": user.address, "max-steps": 2000}}],
+        paths={"Drag points": [[in_image(FAR_HANDLE_IN_LAYER), in_image(FAR_TARGET_IN_LAYER)]]},
+        display=user.display, while_running=act)
+
+
+def test_interactive_drag_settings_then_finish_in_the_drag_window_keeps_the_drag_as_a_new_layer(
+        engine_address, gimp_home, gimp_display, sample_png):
+    user = GimpUser(gimp_display, gimp_home, engine_address)
+    pictures = []
+
+    def act():
+        settings = user.window("Latent Drag")  # the settings dialog comes first (Filters → Generative → Latent Drag…)
+        pictures.append(user.picture(settings, "settings-dialog.png"))
+        user.press(settings, "Return")  # OK
+        user.wait_for_drag()
+        drag_window = user.window("Latent Drag", other_than=settings)
+        time.sleep(0.3)  # the first steps' progress
+        pictures.append(user.picture(drag_window, "drag-window.png"))
+        user.press_until_closed(drag_window, "alt+f")  # _Finish
+
+    report = long_drag(gimp_home, "finish", user, "INTERACTIVE", sample_png, act)
+
+    (run,) = report["runs"]
+    assert run["status"] == "SUCCESS", run
+    result, source = report["layers"]
+    assert result["name"] == "source · Latent Drag (1 point)" == run["result_layer"]
+    original = np.asarray(Image.open(io.BytesIO(sample_png)).convert("RGBA"))
+    assert np.array_equal(source["rgba"], original), "the source layer must stay untouched"
+    assert result["parasite_bytes"] > 0 and not np.array_equal(result["rgba"], original)
+    (session,) = user.sessions_made()
+    description = session.revisions[-1].description
+    assert description.startswith("drag 1 point (draggan, ") and description.endswith(" steps, finished early)")
+    steps = int(description.split(", ")[1].split()[0])
+    assert 1 <= steps < 2000 and session.revision == 2 and not session.busy
+    for picture in pictures:
+        width, height = Image.open(picture).size
+        assert width > 200 and height > 80, (picture, width, height)
+
+
+def test_repeated_drag_cancel_in_the_drag_window_discards_the_drag_and_adds_no_layer(
+        engine_address, gimp_home, gimp_display, sample_png):
+    user = GimpUser(gimp_display, gimp_home, engine_address)
+
+    def act():  # Filters → Repeat: no settings dialog, straight to the drag window
+        user.wait_for_drag()
+        user.press_until_closed(user.window("Latent Drag"), "alt+c")  # _Cancel
+
+    report = long_drag(gimp_home, "cancel", user, "WITH_LAST_VALS", sample_png, act)
+
+    (run,) = report["runs"]
+    assert run["status"] == "CANCEL", run  # no error message: the user asked for it
+    assert [layer["name"] for layer in report["layers"]] == ["source"]
+    (session,) = user.sessions_made()
+    assert session.revision == 1 and session.revisions[-1].description.startswith("inverted")
+    assert not session.busy

@@ -2,6 +2,8 @@
 session, moved-on session, expired session, seed session) and when the layer is inverted again."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from engine.client import EngineClient, SessionInfo
@@ -19,7 +21,7 @@ def client(engine_address):
         yield engine_client
 
 
-def noop_report(text, fraction):
+def noop_report(text, fraction, finishable=False):
     pass
 
 
@@ -104,6 +106,31 @@ def test_selection_mask_limits_the_change_and_a_larger_area_later_needs_a_new_in
 def session(kind="image", model="models/a", layer=(48, 40), box=(0, 0, 48, 40), resolution=64) -> SessionInfo:
     return SessionInfo(name="sessions/x", model=model, kind=kind, revision=1, revisions=(), resolution=resolution,
                        layer_width=layer[0], layer_height=layer[1], region_box=box, expire_time_unix_ms=0, busy=False)
+
+
+def test_finish_keeps_the_drag_where_it_is_and_is_offered_only_while_the_drag_runs(client):
+    finish = threading.Event()
+    reports = []
+
+    def report(text, fraction, finishable=False):
+        reports.append((text, finishable))
+        if finishable and sum(offered for _, offered in reports) == 3:
+            finish.set()  # what the window's Finish button does, at the drag's third step
+
+    settings = jobs.DragSettings(max_steps=2000)
+    far = [DragPair((6.0, 6.0), (40.0, 34.0))]
+    result = jobs.run_drag_job(client, jobs.DragJob(photo(), far, None, settings, None), report, finish_event=finish)
+
+    assert result.finished_early and result.inverted
+    steps = int(result.summary.split()[0])
+    assert 3 <= steps < 2000 and "finished early" in result.summary
+    assert result.stored.matches_pixels(result.layer.rgba)
+    session = client.get_session(result.stored.session)
+    assert session.revision == result.stored.revision and not session.busy
+    assert session.revisions[-1].description.endswith("finished early)")
+    offered = [text for text, finishable in reports if finishable]
+    assert offered and all(text.startswith("Dragging: step") for text in offered)
+    assert any(text.startswith("Inverting") for text, finishable in reports if not finishable)
 
 
 def test_session_fits_only_the_same_layer_size_model_and_a_covering_region():

@@ -69,11 +69,13 @@ def test_finish_drag_commits_the_drag_where_it_is(client, engine):
     assert result.finished_early and not result.converged and 3 <= result.steps < FAR_DRAG["max_steps"]
     session = client.get_session(made.session.name)
     assert session.revision == 2 and not session.busy  # committed as a new revision, like a finished drag
+    assert session.revisions[-1].description == f"drag 1 point (draggan, {result.steps} steps, finished early)"
     rendered, _ = client.render(made.session.name)
     assert rendered.data == result.image.data != made.image.data
     assert client.finish_drag(made.session.name) is False  # the finished drag no longer listens
     plain = client.drag(made.session.name, handles=[(20.0, 20.0)], targets=[(21.0, 20.0)], max_steps=2)
     assert not plain.finished_early
+    assert plain.session.revisions[-1].description == f"drag 1 point (draggan, {plain.steps} steps)"
     with pytest.raises(EngineError) as missing:
         client.finish_drag("sessions/none")
     assert missing.value.code == "NOT_FOUND"

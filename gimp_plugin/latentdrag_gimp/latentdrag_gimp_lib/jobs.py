@@ -6,7 +6,7 @@ to the GIMP thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional, Protocol
 
 from engine.client import EngineError, RawImage
 
@@ -14,7 +14,15 @@ from .latent_parasite import StoredLatent, pixels_digest
 from .points import DragPair
 from .selection import LayerRegion
 
-Reporter = Callable[[str, Optional[float]], None]
+
+
+class Reporter(Protocol):
+    """Progress to show: a line of text, the bar's fraction (None: unknown, pulse), and whether the drag
+    itself runs now, the only time Finish has a drag to keep."""
+
+    def __call__(self, text: str, fraction: Optional[float], finishable: bool = False) -> None: ...
+
+
 INVERSION_SHARE = 0.4  # of the progress bar, when the layer has to be inverted before dragging
 # Engine answers that mean "this stored latent cannot be resumed here": invert instead.
 UNRESUMABLE_CODES = frozenset({"NOT_FOUND", "INVALID_ARGUMENT", "FAILED_PRECONDITION", "ABORTED"})
@@ -61,6 +69,7 @@ class JobResult:
     stored: StoredLatent
     summary: str
     inverted: bool = False
+    finished_early: bool = False  # a drag stopped by Finish and kept where it was
 
 
 def _box_inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
@@ -151,8 +160,11 @@ def checked_pixels(image, width: int, height: int, what: str) -> LayerPixels:
     return LayerPixels(width, height, image.data)
 
 
-def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None) -> JobResult:
-    """Resume or invert, drag every pair, and return the new layer pixels with the latent to store."""
+def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None, finish_event=None) -> JobResult:
+    """Resume or invert, drag every pair, and return the new layer pixels with the latent to store.
+
+    Setting `cancel_event` discards the job (EngineError "CANCELLED"); setting `finish_event` while the
+    drag runs stops it where it is and keeps that as the result (the engine's FinishDrag)."""
     session = resume_session(client, job, report)
     inverted = session is None
     if inverted:
@@ -170,21 +182,26 @@ def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None) -> J
     def on_progress(progress) -> None:
         fraction = progress.step / progress.max_steps if progress.max_steps else 0.0
         report(f"Dragging: step {progress.step}/{progress.max_steps}, {progress.max_distance:.1f} px to go",
-               start + (1.0 - start) * min(fraction, 1.0))
+               start + (1.0 - start) * min(fraction, 1.0), finishable=True)
 
     layer, region = job.layer, job.region
     outcome = client.drag(
         session.name, [pair.handle for pair in job.pairs], [pair.target for pair in job.pairs],
         mask=RawImage(layer.width, layer.height, region.mask, "GRAY8") if region else None,
         method=job.settings.method, max_steps=job.settings.max_steps, on_progress=on_progress,
-        cancel_event=cancel_event, coordinates="layer" if session.kind == "image" else "model",
-        expected_revision=session.revision, result_format="raw")
+        cancel_event=cancel_event, finish_event=finish_event,
+        coordinates="layer" if session.kind == "image" else "model", expected_revision=session.revision,
+        result_format="raw")
     image = outcome.composite if session.kind == "image" else outcome.image
     pixels = checked_pixels(image, layer.width, layer.height, "drag result")
     stored = _stored_from(client, session.name, outcome.session.revision, pixels.rgba, outcome.session)
-    state = "converged" if outcome.converged else "step limit reached"
+    if outcome.finished_early:
+        state = "finished early"
+    else:
+        state = "converged" if outcome.converged else "step limit reached"
     summary = f"{outcome.steps} steps, {state}, {outcome.seconds:.1f} s"
-    return JobResult(layer=pixels, stored=stored, summary=summary, inverted=inverted)
+    return JobResult(layer=pixels, stored=stored, summary=summary, inverted=inverted,
+                     finished_early=outcome.finished_early)
 
 
 def run_sample_job(client, seed: int, psi: float, model: str = "") -> JobResult:
