@@ -18,18 +18,18 @@ from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, 
                              QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from . import krita_document as kd
+from . import saved_settings
 from .client_import import ClientUnavailable, import_client
 from .explore_panel import ExploreController, ExplorePanel
 from .geometry import GeometryError, to_local
-from .job import (DEFAULT_ADDRESS, DEFAULT_ENGINE_COMMAND, INVERSION_PRESETS, METHODS, DragJob, DragSettings,
-                  JobProgress, connect, engine_command_line, run_drag, run_sample, serve_hint)
+from .job import (DEFAULT_ADDRESS, INVERSION_PRESETS, METHODS, DragJob, DragSettings, JobProgress, connect,
+                  engine_command_line, run_drag, run_sample, serve_hint)
 from .latent_store import LatentStore, LatentStoreError
 from .naming import result_layer_name, sample_layer_name
 from .pixels import PixelFormatError
 
 DOCKER_ID = "latentdrag_docker"
 ENGINE_START_POLLS = 120  # seconds "Start engine" waits for the new engine to answer
-SETTINGS_GROUP = "latentdrag"
 log = logging.getLogger("latentdrag_krita")
 
 
@@ -78,7 +78,7 @@ class Controller(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.settings = self._load_settings()
+        self.settings = saved_settings.load(Krita.instance().readSetting, Krita.instance().writeSetting)
         self.last_error = ""
         self.busy = False
         self._cancel = threading.Event()
@@ -95,27 +95,9 @@ class Controller(QObject):
 
     # ---- settings
 
-    @staticmethod
-    def _load_settings() -> DragSettings:
-        read = Krita.instance().readSetting
-        try:
-            return DragSettings(
-                address=read(SETTINGS_GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS,
-                token=read(SETTINGS_GROUP, "token", ""),
-                engine_command=(read(SETTINGS_GROUP, "engine_command", DEFAULT_ENGINE_COMMAND)
-                                or DEFAULT_ENGINE_COMMAND),
-                model=read(SETTINGS_GROUP, "model", ""),
-                method=read(SETTINGS_GROUP, "method", "draggan"),
-                inversion_preset=read(SETTINGS_GROUP, "inversion_preset", "fast"),
-                max_steps=int(read(SETTINGS_GROUP, "max_steps", str(DragSettings.max_steps))),
-                preview_every=int(read(SETTINGS_GROUP, "preview_every", "10")))
-        except ValueError:
-            return DragSettings()
-
     def update_settings(self, **changes) -> None:
         self.settings = dataclasses.replace(self.settings, **changes)
-        for key, value in dataclasses.asdict(self.settings).items():
-            Krita.instance().writeSetting(SETTINGS_GROUP, key, str(value))
+        saved_settings.save(Krita.instance().writeSetting, changes)
 
     def _refuse_if_busy(self) -> bool:
         if self.busy:
