@@ -108,6 +108,7 @@ class DragWindow:
         self.finish_event = threading.Event()
         self.cancelled = False  # by the user (Cancel or closing the window), not by an error
         self._dialog = GimpUi.Dialog(title=title, role="latentdrag-drag", modal=False)
+        GimpUi.window_set_transient(self._dialog)  # above the image window it belongs to
         self._dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
         self._finish = self._dialog.add_button("_Finish", FINISH_RESPONSE)
         self._finish.set_tooltip_text("Stop the drag where it is and keep it as the new layer")

@@ -276,10 +276,13 @@ WINDOW_TIMEOUT_S = 180
 
 @pytest.fixture(scope="module")
 def gimp_display():
-    """An Xvfb inside the chroot. Its display number must be free on the host too: X servers also listen
-    on abstract sockets, which the chroot shares with the host."""
+    """An Xvfb inside the chroot. Its display number must be free on the whole machine: X servers also
+    listen on abstract sockets, which the chroot shares with the host and with other chroots, and a
+    client connects there first."""
     for number in range(91, 140):
-        if any(Path(root, f"tmp/.X{number}-lock").exists() for root in ("/", CHROOT)):
+        abstract_socket = f"@/tmp/.X11-unix/X{number}"
+        if (any(Path(root, f"tmp/.X{number}-lock").exists() for root in ("/", CHROOT))
+                or abstract_socket in Path("/proc/net/unix").read_text().split()):
             continue
         server = subprocess.Popen(in_chroot("Xvfb", f":{number}", "-ac", "-nolisten", "tcp", "-screen", "0",
                                             "1024x768x24"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
