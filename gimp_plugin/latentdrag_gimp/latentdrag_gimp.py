@@ -18,7 +18,8 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.realpath(__file__))
 # Installed copies bundle the client under vendor/; a symlinked install runs from the source checkout,
@@ -45,6 +46,8 @@ RGBA_FORMAT = "R'G'B'A u8"  # exact round trip of 8-bit values, also on linear-p
 PROGRESS_POLL_SECONDS = 0.1
 WINDOW_POLL_SECONDS = 0.02  # with a drag window open: keep its buttons and redraws responsive
 FINISH_RESPONSE = 1
+PREVIEW_EVERY = 10  # drag steps between the preview frames the drag window shows
+PREVIEW_SIZE = 256  # px: the drag window's preview (model-resolution frames scaled to it)
 GUI_RUN_MODES = (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
 
 
@@ -96,9 +99,10 @@ def text_argument(config, name):
 
 
 class DragWindow:
-    """The drag's own window in GUI runs: what it is doing, a progress bar, Cancel (discard the drag) and
-    Finish (stop it where it is and keep that as the new layer). GIMP's status-bar progress can only
-    cancel, and a drag of a few hundred steps is often good enough before its limit.
+    """The drag's own window in GUI runs: a preview of the edited area, what it is doing, a progress
+    bar, Cancel (discard the drag) and Finish (stop it where it is and keep that as the new layer).
+    GIMP's status-bar progress can only cancel, and a drag is often good enough before its limit: the
+    preview is what lets the user see when.
 
     Lives in the GIMP thread; `run_in_worker` pumps its events while the worker runs."""
 
@@ -116,15 +120,34 @@ class DragWindow:
         box = self._dialog.get_content_area()
         box.set_spacing(8)
         box.set_border_width(12)
+        self._preview = Gtk.Image()
+        self._preview.set_size_request(PREVIEW_SIZE, PREVIEW_SIZE)
+        self._preview.set_no_show_all(True)  # shown with the first frame
         self._label = Gtk.Label(label="Connecting to the engine…", xalign=0.0)
         self._label.set_width_chars(48)
         self._bar = Gtk.ProgressBar()
+        box.pack_start(self._preview, False, False, 0)
         box.pack_start(self._label, False, False, 0)
         box.pack_start(self._bar, False, False, 0)
         self._dialog.connect("response", self._on_response)
         self._dialog.connect("delete-event", self._on_delete)
         self._dialog.show_all()
         self.pump()
+
+    def show_preview(self, encoded):
+        """A frame from the engine (JPEG or PNG bytes), scaled up to the preview's size."""
+        loader = GdkPixbuf.PixbufLoader()
+        try:
+            loader.write(encoded)
+            loader.close()
+        except GLib.Error:
+            return  # an undecodable frame: keep the previous one; the drag itself is unaffected
+        frame = loader.get_pixbuf()
+        scale = PREVIEW_SIZE / max(frame.get_width(), frame.get_height())
+        self._preview.set_from_pixbuf(frame.scale_simple(round(frame.get_width() * scale),
+                                                         round(frame.get_height() * scale),
+                                                         GdkPixbuf.InterpType.BILINEAR))
+        self._preview.show()
 
     def show(self, text, fraction, finishable):
         if self.cancel_event.is_set() or self.finish_event.is_set():
@@ -167,15 +190,15 @@ def run_in_worker(title, work, window=None):
     """Run `work(report, cancel_event)` in a thread while this (GIMP) thread drives the progress bar
     and, in GUI runs of a drag, its `DragWindow`.
 
-    libgimp and GTK calls are not thread-safe, so the worker only queues (text, fraction, finishable)
-    updates; GIMP calls stay here. The worker's exception, if any, is re-raised here.
+    libgimp and GTK calls are not thread-safe, so the worker only queues (text, fraction, finishable,
+    preview) updates; GIMP calls stay here. The worker's exception, if any, is re-raised here.
     """
     updates = queue.SimpleQueue()
     outcome = {}
     cancel_event = window.cancel_event if window is not None else threading.Event()
 
-    def report(text, fraction, finishable=False):
-        updates.put((text, fraction, finishable))
+    def report(text, fraction, finishable=False, preview=None):
+        updates.put((text, fraction, finishable, preview))
 
     def target():
         try:
@@ -190,11 +213,14 @@ def run_in_worker(title, work, window=None):
     try:
         while worker.is_alive():
             worker.join(PROGRESS_POLL_SECONDS if window is None else WINDOW_POLL_SECONDS)
-            latest = None
+            latest, frame = None, None
             while not updates.empty():
                 latest = updates.get()
+                frame = latest[3] if latest[3] is not None else frame  # the newest frame, even from an older update
+            if window is not None and frame is not None:
+                window.show_preview(frame)
             if latest is not None:
-                text, fraction, finishable = latest
+                text, fraction, finishable, _ = latest
                 Gimp.progress_set_text(text)
                 determinate = fraction is not None
                 if determinate:
@@ -350,8 +376,10 @@ def drag_layer(procedure, run_mode, image, drawables, config):
 
     def work(report, cancel_event):
         with connect(client_module, address) as client:
-            return jobs.run_drag_job(client, job, report, cancel_event,
-                                     finish_event=window.finish_event if window is not None else None)
+            if window is None:
+                return jobs.run_drag_job(client, job, report, cancel_event)
+            return jobs.run_drag_job(client, job, report, cancel_event, finish_event=window.finish_event,
+                                     preview_every=PREVIEW_EVERY)
 
     try:
         result = run_in_worker("Latent Drag", work, window)

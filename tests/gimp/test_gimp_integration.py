@@ -395,9 +395,13 @@ def test_interactive_drag_settings_then_finish_in_the_drag_window_keeps_the_drag
     assert description.startswith("drag 1 point (draggan, ") and description.endswith(" steps, finished early)")
     steps = int(description.split(", ")[1].split()[0])
     assert 1 <= steps < 2000 and session.revision == 2 and not session.busy
-    for picture in pictures:
-        width, height = Image.open(picture).size
-        assert width > 200 and height > 80, (picture, width, height)
+    settings_picture, window_picture = (np.asarray(Image.open(picture).convert("RGB")) for picture in pictures)
+    assert settings_picture.shape[0] > 200 and settings_picture.shape[1] > 300, settings_picture.shape
+    # The drag window shows the drag's preview (256 px) above its text: a face, not a flat placeholder.
+    assert window_picture.shape[0] > 256 + 60, window_picture.shape
+    middle = window_picture.shape[1] // 2
+    preview_area = window_picture[20:256, middle - 100:middle + 100].astype(float)
+    assert preview_area.std() > 20, preview_area.std()
 
 
 def test_repeated_drag_cancel_in_the_drag_window_discards_the_drag_and_adds_no_layer(

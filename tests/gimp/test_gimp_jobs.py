@@ -2,9 +2,11 @@
 session, moved-on session, expired session, seed session) and when the layer is inverted again."""
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
+from PIL import Image
 
 from engine.client import EngineClient, SessionInfo
 from latentdrag_gimp_lib import jobs
@@ -21,7 +23,7 @@ def client(engine_address):
         yield engine_client
 
 
-def noop_report(text, fraction, finishable=False):
+def noop_report(text, fraction, finishable=False, preview=None):
     pass
 
 
@@ -112,14 +114,15 @@ def test_finish_keeps_the_drag_where_it_is_and_is_offered_only_while_the_drag_ru
     finish = threading.Event()
     reports = []
 
-    def report(text, fraction, finishable=False):
-        reports.append((text, finishable))
-        if finishable and sum(offered for _, offered in reports) == 3:
-            finish.set()  # what the window's Finish button does, at the drag's third step
+    def report(text, fraction, finishable=False, preview=None):
+        reports.append((text, finishable, preview))
+        if finishable and sum(offered for _, offered, _ in reports) == 5:
+            finish.set()  # what the window's Finish button does, at the drag's fifth step
 
     settings = jobs.DragSettings(max_steps=2000)
     far = [DragPair((6.0, 6.0), (40.0, 34.0))]
-    result = jobs.run_drag_job(client, jobs.DragJob(photo(), far, None, settings, None), report, finish_event=finish)
+    result = jobs.run_drag_job(client, jobs.DragJob(photo(), far, None, settings, None), report, finish_event=finish,
+                               preview_every=2)
 
     assert result.finished_early and result.inverted
     steps = int(result.summary.split()[0])
@@ -128,9 +131,13 @@ def test_finish_keeps_the_drag_where_it_is_and_is_offered_only_while_the_drag_ru
     session = client.get_session(result.stored.session)
     assert session.revision == result.stored.revision and not session.busy
     assert session.revisions[-1].description.endswith("finished early)")
-    offered = [text for text, finishable in reports if finishable]
+    offered = [text for text, finishable, _ in reports if finishable]
     assert offered and all(text.startswith("Dragging: step") for text in offered)
-    assert any(text.startswith("Inverting") for text, finishable in reports if not finishable)
+    assert any(text.startswith("Inverting") for text, finishable, _ in reports if not finishable)
+    # The drag window's preview: every second step a frame of the edited area at model resolution.
+    frames = [(text, preview) for text, _, preview in reports if preview is not None]
+    assert [text.split()[2] for text, _ in frames[:2]] == ["2/2000,", "4/2000,"]
+    assert Image.open(io.BytesIO(frames[0][1])).size == (64, 64)
 
 
 def test_session_fits_only_the_same_layer_size_model_and_a_covering_region():

@@ -17,10 +17,12 @@ from .selection import LayerRegion
 
 
 class Reporter(Protocol):
-    """Progress to show: a line of text, the bar's fraction (None: unknown, pulse), and whether the drag
-    itself runs now, the only time Finish has a drag to keep."""
+    """Progress to show: a line of text, the bar's fraction (None: unknown, pulse), whether the drag
+    itself runs now (the only time Finish has a drag to keep) and, now and then during a drag, a
+    preview frame (encoded image bytes, the generator's render of the edited area)."""
 
-    def __call__(self, text: str, fraction: Optional[float], finishable: bool = False) -> None: ...
+    def __call__(self, text: str, fraction: Optional[float], finishable: bool = False,
+                 preview: Optional[bytes] = None) -> None: ...
 
 
 INVERSION_SHARE = 0.4  # of the progress bar, when the layer has to be inverted before dragging
@@ -160,11 +162,13 @@ def checked_pixels(image, width: int, height: int, what: str) -> LayerPixels:
     return LayerPixels(width, height, image.data)
 
 
-def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None, finish_event=None) -> JobResult:
+def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None, finish_event=None,
+                 preview_every: int = 0) -> JobResult:
     """Resume or invert, drag every pair, and return the new layer pixels with the latent to store.
 
     Setting `cancel_event` discards the job (EngineError "CANCELLED"); setting `finish_event` while the
-    drag runs stops it where it is and keeps that as the result (the engine's FinishDrag)."""
+    drag runs stops it where it is and keeps that as the result (the engine's FinishDrag). With
+    `preview_every` > 0 every that many steps' report carries a preview frame."""
     session = resume_session(client, job, report)
     inverted = session is None
     if inverted:
@@ -182,14 +186,15 @@ def run_drag_job(client, job: DragJob, report: Reporter, cancel_event=None, fini
     def on_progress(progress) -> None:
         fraction = progress.step / progress.max_steps if progress.max_steps else 0.0
         report(f"Dragging: step {progress.step}/{progress.max_steps}, {progress.max_distance:.1f} px to go",
-               start + (1.0 - start) * min(fraction, 1.0), finishable=True)
+               start + (1.0 - start) * min(fraction, 1.0), finishable=True,
+               preview=progress.preview.data if progress.preview is not None else None)
 
     layer, region = job.layer, job.region
     outcome = client.drag(
         session.name, [pair.handle for pair in job.pairs], [pair.target for pair in job.pairs],
         mask=RawImage(layer.width, layer.height, region.mask, "GRAY8") if region else None,
-        method=job.settings.method, max_steps=job.settings.max_steps, on_progress=on_progress,
-        cancel_event=cancel_event, finish_event=finish_event,
+        method=job.settings.method, max_steps=job.settings.max_steps, preview_every=preview_every,
+        on_progress=on_progress, cancel_event=cancel_event, finish_event=finish_event,
         coordinates="layer" if session.kind == "image" else "model", expected_revision=session.revision,
         result_format="raw")
     image = outcome.composite if session.kind == "image" else outcome.image
