@@ -420,3 +420,25 @@ def test_repeated_drag_cancel_in_the_drag_window_discards_the_drag_and_adds_no_l
     (session,) = user.sessions_made()
     assert session.revision == 1 and session.revisions[-1].description.startswith("inverted")
     assert not session.busy
+
+
+def test_interactive_explore_and_new_sample_open_their_dialogs_and_ok_runs_them(
+        engine_address, gimp_home, gimp_display, sample_png):
+    """Every argument in a procedure's dialog list must have a widget GIMP can build (3.0.4 cannot build
+    one for a path, which is why the drag's path is left out); OK with the defaults runs the job."""
+    user = GimpUser(gimp_display, gimp_home, engine_address)
+
+    def act():
+        for title in ("Latent Drag: Explore", "Latent Drag: New sample"):
+            user.press(user.window(title), "Return")
+
+    report = run_gimp(gimp_home, "dialogs", sample_png,
+                      calls=[{"procedure": EXPLORE, "run_mode": "INTERACTIVE", "may_fail": True,
+                              "properties": {"engine-address": engine_address}},
+                             {"procedure": SAMPLE, "run_mode": "INTERACTIVE", "may_fail": True,
+                              "properties": {"engine-address": engine_address, "seed": 5}}],
+                      paths={}, display=user.display, while_running=act)
+
+    assert [run["status"] for run in report["runs"]] == ["SUCCESS", "SUCCESS"], report["runs"]
+    assert [layer["name"] for layer in report["layers"]] == [
+        "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +1.0σ", "source"]
