@@ -429,7 +429,7 @@ def new_sample(procedure, run_mode, image, drawables, config):
                                  result.stored, (0, 0))
     finally:
         image.undo_group_end()
-    if created_image and run_mode == Gimp.RunMode.INTERACTIVE:
+    if created_image and run_mode in GUI_RUN_MODES:  # a new image the user must see (scripts get the layer)
         Gimp.Display.new(image)
     Gimp.displays_flush()
     return layer

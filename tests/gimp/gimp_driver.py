@@ -8,6 +8,7 @@ test checks it. Runs with GIMP's own Python: standard library and GIMP only.
 """
 import json
 import os
+import time
 
 import gi
 
@@ -94,6 +95,10 @@ def main():
             Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, xcf, None)
             image.delete()
             image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, xcf)
+        if call.get("no_image"):  # run as from the menu with no image open
+            runs.append(run_procedure(call["procedure"], None, [], dict(call["properties"]),
+                                      call.get("run_mode", "NONINTERACTIVE")))
+            continue
         drawables = [image.get_layers()[call.get("layer_index", 0)]]
         properties = dict(call["properties"])
         if "path" in properties:
@@ -104,6 +109,7 @@ def main():
                                   call.get("run_mode", "NONINTERACTIVE")))
         if runs[-1]["status"] != "SUCCESS" and not call.get("may_fail"):
             break
+    time.sleep(job.get("linger_s", 0))  # a GUI test looking at GIMP's windows before it quits
     report = {"runs": runs, "layers": describe_layers(image, job["out_dir"]),
               "undo_enabled": image.undo_is_enabled()}
     with open(os.path.join(job["out_dir"], "report.json"), "w") as handle:

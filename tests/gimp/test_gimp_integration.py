@@ -103,7 +103,7 @@ def in_chroot(*command: str, display: int | None = None) -> list[str]:
 
 
 def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, selection=None,
-             display: int | None = None, while_running=None) -> dict:
+             display: int | None = None, while_running=None, linger_s: float = 0) -> dict:
     """Run the driver in GIMP — gimp-console, or with `display` the full GIMP on that X display, where
     `while_running()` then plays the user at the plug-in's windows — and return its report with layer PNGs
     loaded as RGBA arrays."""
@@ -112,7 +112,7 @@ def run_gimp(gimp_home, name: str, input_png: bytes, calls: list, paths: dict, s
     out_host.mkdir()
     (out_host / "input.png").write_bytes(input_png)
     job = {"input": str(out_inside / "input.png"), "out_dir": str(out_inside), "layer_offsets": LAYER_OFFSETS,
-           "paths": paths, "selection": selection, "calls": calls}
+           "paths": paths, "selection": selection, "calls": calls, "linger_s": linger_s}
     (out_host / "job.json").write_text(json.dumps(job))
     gimp = ["gimp-console-3.0", "-i"] if display is None else ["gimp-3.0", "--no-splash"]
     command = in_chroot(f"HOME={inside / 'home'}", f"GIMP3_DIRECTORY={inside / 'profile'}",
@@ -442,3 +442,25 @@ def test_interactive_explore_and_new_sample_open_their_dialogs_and_ok_runs_them(
     assert [run["status"] for run in report["runs"]] == ["SUCCESS", "SUCCESS"], report["runs"]
     assert [layer["name"] for layer in report["layers"]] == [
         "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +1.0σ", "source"]
+
+
+def test_new_sample_repeated_with_no_image_open_opens_its_new_image_in_a_window(
+        engine_address, gimp_home, gimp_display, sample_png):
+    """Filters → Repeat (WITH_LAST_VALS) of New sample with no image open makes a new image: the user
+    must see it, as after the menu's dialog (a script, NONINTERACTIVE, gets the image without a window)."""
+    windows = []
+
+    def act():  # GIMP names an image window after its image: "[Untitled]-2.0 (RGB color …) 64x64 – GIMP"
+        deadline = time.monotonic() + 30
+        while not windows and time.monotonic() < deadline:
+            windows.extend(xdotool(gimp_display, "search", "--name", "Untitled").split())
+            time.sleep(0.2)
+
+    report = run_gimp(gimp_home, "sample-window", sample_png,
+                      calls=[{"procedure": SAMPLE, "no_image": True, "run_mode": "WITH_LAST_VALS",
+                              "properties": {"engine-address": engine_address, "seed": 3}}],
+                      paths={}, display=gimp_display, while_running=act, linger_s=3)
+
+    (run,) = report["runs"]
+    assert run["status"] == "SUCCESS" and run["result_layer"] == "Latent Drag sample · seed 3, psi 0.7", run
+    assert windows, "the new image was made but never shown"
