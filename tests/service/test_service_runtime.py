@@ -81,6 +81,23 @@ def test_finish_drag_commits_the_drag_where_it_is(client, engine):
     assert missing.value.code == "NOT_FOUND"
 
 
+def test_finish_drag_keeps_a_freedrag_where_it_is_too(client, engine):
+    made = client.create_session_from_seed(5)
+    progress, outcome = [], []
+    finish = threading.Event()
+    thread = threading.Thread(target=lambda: outcome.append(client.drag(
+        made.session.name, **FAR_DRAG, method="freedrag", on_progress=progress.append, finish_event=finish)))
+    thread.start()
+    wait_for(lambda: len(progress) >= 3)
+    finish.set()
+    thread.join(30)
+    (result,) = outcome
+    assert result.finished_early and not result.converged and 3 <= result.steps < FAR_DRAG["max_steps"]
+    session = client.get_session(made.session.name)
+    assert session.revision == 2 and not session.busy
+    assert session.revisions[-1].description == f"drag 1 point (freedrag, {result.steps} steps, finished early)"
+
+
 def test_health_and_light_calls_stay_fast_during_a_job(client, engine):
     made = client.create_session_from_seed(4)
     cancel, progress, errors = threading.Event(), [], []
