@@ -11,6 +11,7 @@ import os
 import queue
 import sys
 import threading
+import time
 
 import gi
 
@@ -210,9 +211,15 @@ def run_in_worker(title, work, window=None):
     Gimp.progress_init(title)
     worker.start()
     determinate = False  # once a fraction is known, the bar stops pulsing until a step without one
+    shown_at = time.monotonic()
     try:
         while worker.is_alive():
             worker.join(PROGRESS_POLL_SECONDS if window is None else WINDOW_POLL_SECONDS)
+            if window is not None:
+                window.pump()
+                if time.monotonic() - shown_at < PROGRESS_POLL_SECONDS and worker.is_alive():
+                    continue  # the window's buttons at 50 Hz, progress at 10 Hz like without it
+            shown_at = time.monotonic()
             latest, frame = None, None
             while not updates.empty():
                 latest = updates.get()
@@ -229,8 +236,6 @@ def run_in_worker(title, work, window=None):
                     window.show(text, fraction, finishable)
             if not determinate:
                 Gimp.progress_pulse()
-            if window is not None:
-                window.pump()
     finally:
         cancel_event.set()  # stops the engine job if this thread is interrupted
         Gimp.progress_end()
