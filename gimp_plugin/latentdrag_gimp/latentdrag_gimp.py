@@ -99,6 +99,21 @@ def text_argument(config, name):
     return (config.get_property(name) or "").strip()
 
 
+def preview_pixbuf(encoded):
+    """An engine picture (PNG or JPEG bytes, model resolution) scaled up to PREVIEW_SIZE; None when it
+    cannot be decoded."""
+    loader = GdkPixbuf.PixbufLoader()
+    try:
+        loader.write(encoded)
+        loader.close()
+    except GLib.Error:
+        return None
+    frame = loader.get_pixbuf()
+    scale = PREVIEW_SIZE / max(frame.get_width(), frame.get_height())
+    return frame.scale_simple(round(frame.get_width() * scale), round(frame.get_height() * scale),
+                              GdkPixbuf.InterpType.BILINEAR)
+
+
 class DragWindow:
     """The drag's own window in GUI runs: a preview of the edited area, what it is doing, a progress
     bar, Cancel (discard the drag) and Finish (stop it where it is and keep that as the new layer).
@@ -136,19 +151,10 @@ class DragWindow:
         self.pump()
 
     def show_preview(self, encoded):
-        """A frame from the engine (JPEG or PNG bytes), scaled up to the preview's size."""
-        loader = GdkPixbuf.PixbufLoader()
-        try:
-            loader.write(encoded)
-            loader.close()
-        except GLib.Error:
-            return  # an undecodable frame: keep the previous one; the drag itself is unaffected
-        frame = loader.get_pixbuf()
-        scale = PREVIEW_SIZE / max(frame.get_width(), frame.get_height())
-        self._preview.set_from_pixbuf(frame.scale_simple(round(frame.get_width() * scale),
-                                                         round(frame.get_height() * scale),
-                                                         GdkPixbuf.InterpType.BILINEAR))
-        self._preview.show()
+        frame = preview_pixbuf(encoded)
+        if frame is not None:  # an undecodable frame keeps the previous one; the drag is unaffected
+            self._preview.set_from_pixbuf(frame)
+            self._preview.show()
 
     def show(self, text, fraction, finishable):
         if self.cancel_event.is_set() or self.finish_event.is_set():
@@ -440,40 +446,123 @@ def new_sample(procedure, run_mode, image, drawables, config):
     return layer
 
 
+def explore_settings(config):
+    """The Explore arguments as checked settings (ExploreArgumentError names a bad one)."""
+    from latentdrag_gimp_lib.explore import ExploreSettings
+    return ExploreSettings(
+        operation=config.get_property("operation"), direction=config.get_property("direction"),
+        strength=config.get_property("strength"), rows=config.get_property("rows"),
+        truncation_psi=config.get_property("truncation-psi"), mix_seed=config.get_property("mix-seed"),
+        t=config.get_property("t"), frames=config.get_property("frames"), model=text_argument(config, "model"),
+        inversion_preset=config.get_property("inversion-preset"))
+
+
+def explore_other(config, settings):
+    """(the other layer's stored latent, its name) for style mix and interpolation, else (None, "")."""
+    from latentdrag_gimp_lib.explore import ExploreArgumentError
+    other_layer = config.get_property("other-layer") if settings.operation in ("style-mix", "interpolate") else None
+    if other_layer is None:
+        return None, ""
+    other = read_stored_latent(other_layer)
+    if other is None:
+        raise ExploreArgumentError(f"other-layer: '{other_layer.get_name()}' carries no latent; use a Latent "
+                                   "Drag result or sample (or drag it once)")
+    return other, other_layer.get_name()
+
+
+def show_explore_dialog(procedure, config, client_module, job):
+    """The Explore dialog with a live preview of the arguments as they change (`ExplorePreviewer`, a
+    worker thread; its pictures come back to this thread through GLib's main loop). Returns
+    (accepted, the preview's open session for the run to reuse or None)."""
+    from latentdrag_gimp_lib.explore import ExploreArgumentError, ExplorePreviewer
+    GimpUi.init("latentdrag_gimp")
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Latent Drag: Explore")
+    fields = dialog.fill_box("latentdrag-explore-fields", EXPLORE_DIALOG_FIELDS)
+    dialog.fill(["latentdrag-explore-fields"])
+    # The preview beside the fields, not under them: the dialog stays as tall as without it.
+    picture = Gtk.Image()
+    picture.set_size_request(PREVIEW_SIZE, PREVIEW_SIZE)
+    caption = Gtk.Label(label="Preview: connecting to the engine…", xalign=0.5)
+    caption.set_line_wrap(True)
+    caption.set_max_width_chars(32)
+    preview_column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    preview_column.pack_start(picture, False, False, 0)
+    preview_column.pack_start(caption, False, False, 0)
+    content = fields.get_parent()
+    content.remove(fields)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    row.pack_start(fields, True, True, 0)
+    row.pack_start(preview_column, False, False, 0)
+    content.pack_start(row, True, True, 0)
+    content.reorder_child(row, 0)
+    row.show_all()
+    open_widgets = [True]  # idle callbacks queued before the dialog closed must not touch it
+
+    def apply(png, text):
+        if open_widgets[0]:
+            frame = preview_pixbuf(png) if png is not None else None
+            if frame is not None:
+                picture.set_from_pixbuf(frame)
+            caption.set_text(text or "Preview")
+        return False  # run once
+
+    previewer = ExplorePreviewer(lambda address: connect(client_module, address), job,
+                                 lambda png, text: GLib.idle_add(apply, png, text))
+
+    def arguments_changed(*_):
+        try:
+            settings = explore_settings(config)
+            other, _ = explore_other(config, settings)
+        except ExploreArgumentError as exc:
+            caption.set_text(str(exc))
+            return
+        previewer.request(text_argument(config, "engine-address") or DEFAULT_ADDRESS, settings, other)
+
+    config.connect("notify", arguments_changed)
+    arguments_changed()
+    accepted = False
+    try:
+        accepted = dialog.run()
+    finally:
+        open_widgets[0] = False
+        run = None
+        if accepted:
+            try:
+                run = (text_argument(config, "engine-address") or DEFAULT_ADDRESS, explore_settings(config))
+            except ExploreArgumentError:
+                pass  # refused again, with its message, once the dialog is closed
+        opened = previewer.finish(run)
+        dialog.destroy()
+    return accepted, opened
+
+
 def explore_layer(procedure, run_mode, image, drawables, config):
     if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
         raise calling_error("select exactly one layer to explore")
     drawable = drawables[0]
     client_module, jobs = import_client()
     from latentdrag_gimp_lib.explore import ExploreArgumentError, ExploreJob, ExploreSettings, run_explore_job
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, "Latent Drag: Explore",
-                                                                EXPLORE_DIALOG_FIELDS):
-        return None
-    try:
-        settings = ExploreSettings(
-            operation=config.get_property("operation"), direction=config.get_property("direction"),
-            strength=config.get_property("strength"), rows=config.get_property("rows"),
-            truncation_psi=config.get_property("truncation-psi"), mix_seed=config.get_property("mix-seed"),
-            t=config.get_property("t"), frames=config.get_property("frames"), model=text_argument(config, "model"),
-            inversion_preset=config.get_property("inversion-preset"))
-    except ExploreArgumentError as exc:
-        raise calling_error(str(exc)) from None
-    other_layer = config.get_property("other-layer") if settings.operation in ("style-mix", "interpolate") else None
-    other = None
-    if other_layer is not None:
-        other = read_stored_latent(other_layer)
-        if other is None:
-            raise calling_error(f"other-layer: '{other_layer.get_name()}' carries no latent; use a Latent Drag "
-                                "result or sample (or drag it once)")
     width, height, rgba = read_rgba(drawable)
     region = read_region(image, drawable, (width, height))
-    job = ExploreJob(layer=jobs.LayerPixels(width, height, rgba), region=region, settings=settings,
-                     stored=read_stored_latent(drawable), other=other, other_name=other_layer.get_name() if other_layer is not None else "")
+    layer, stored = jobs.LayerPixels(width, height, rgba), read_stored_latent(drawable)
+    opened = None
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        accepted, opened = show_explore_dialog(procedure, config, client_module,
+                                               ExploreJob(layer, region, ExploreSettings("direction"), stored))
+        if not accepted:
+            return None
+    try:
+        settings = explore_settings(config)
+        other, other_name = explore_other(config, settings)
+    except ExploreArgumentError as exc:
+        raise calling_error(str(exc)) from None
+    job = ExploreJob(layer=layer, region=region, settings=settings, stored=stored, other=other,
+                     other_name=other_name)
     address = text_argument(config, "engine-address") or DEFAULT_ADDRESS
 
     def work(report, cancel_event):
         with connect(client_module, address) as client:
-            return run_explore_job(client, job, report, cancel_event)
+            return run_explore_job(client, job, report, cancel_event, opened=opened)
 
     try:
         result = run_in_worker("Latent Drag: Explore", work)

@@ -1,12 +1,19 @@
 """Latent Drag: Explore… outside GIMP: argument checks, the edit and layer name each operation gives, and
-the conversation with a real engine (a sample's latent is reused, a photo is inverted, frames)."""
+the conversation with a real engine (a sample's latent is reused, a photo is inverted, frames), and the
+dialog's live preview."""
 from __future__ import annotations
 
+import io
+import threading
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from engine.client import DirectionSetting, EngineClient, LatentEditSpec
 from latentdrag_gimp_lib import jobs
-from latentdrag_gimp_lib.explore import ExploreArgumentError, ExploreJob, ExploreSettings, run_explore_job
+from latentdrag_gimp_lib.explore import (ExploreArgumentError, ExploreJob, ExplorePreviewer, ExploreSettings,
+                                         run_explore_job)
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +117,80 @@ def test_a_layer_without_a_latent_is_inverted_and_mixed_with_a_seed(client):
     assert (mixed.layer.width, mixed.layer.height) == (width, height) and mixed.layer.rgba != rgba
     assert mixed.stored.kind == "image"
     assert {s.name for s in client.list_sessions()} == sessions_before, "the inversion's session must be deleted"
+
+
+class Updates:
+    """What the previewer hands to the dialog, collected from its worker thread."""
+
+    def __init__(self):
+        self.items, self.arrived = [], threading.Condition()
+
+    def __call__(self, png, text):
+        with self.arrived:
+            self.items.append((png, text))
+            self.arrived.notify_all()
+
+    def wait_for(self, predicate, timeout=60.0):
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: predicate(self.items), timeout), self.items
+
+    def pictures(self):
+        return [png for png, _ in self.items if png is not None]
+
+
+def test_the_preview_renders_the_newest_arguments_once_they_rest_and_hands_its_session_to_the_run(
+        client, engine_address, samples):
+    sample = samples[0]
+    updates = Updates()
+    job = ExploreJob(sample.layer, None, ExploreSettings("direction"), sample.stored)
+    previewer = ExplorePreviewer(EngineClient, job, updates, quiet_seconds=0.3)
+    for tenth in range(1, 21):  # a spin button held down: 20 values within a fraction of a second
+        previewer.request(engine_address, ExploreSettings("direction", strength=tenth / 10), None)
+    updates.wait_for(lambda items: any(png for png, _ in items))
+    assert previewer.renders == 1  # only the value it came to rest on
+    first = Image.open(io.BytesIO(updates.pictures()[0]))
+    assert first.size == (64, 64)
+    expected = run_explore_job(client, ExploreJob(sample.layer, None, ExploreSettings("direction", strength=2.0),
+                                                  sample.stored), noop_report).layers[0][1].layer
+    assert np.abs(np.asarray(first.convert("RGBA"), dtype=int)
+                  - np.frombuffer(expected.rgba, np.uint8).reshape(64, 64, 4)).max() <= 1  # PNG of the same render
+
+    previewer.request(engine_address, ExploreSettings("interpolate"), None)  # no other layer: a message
+    updates.wait_for(lambda items: items[-1][1].startswith("other-layer: interpolate needs another layer"))
+    previewer.request(engine_address, ExploreSettings("truncation", truncation_psi=0.2), None)
+    updates.wait_for(lambda items: len([png for png, _ in items if png]) == 2)
+    assert updates.pictures()[1] != updates.pictures()[0]
+
+    opened = previewer.finish((engine_address, ExploreSettings("truncation", truncation_psi=0.2)))
+    assert opened is not None and opened.session.name == sample.stored.session and not opened.owned
+    assert not opened.inverted
+
+
+def test_a_preview_that_inverted_the_layer_deletes_its_session_when_the_dialog_is_cancelled(
+        client, engine_address):
+    width, height = 48, 40
+    rgba = bytes((x * 5 + y * 3 + c * 60) % 256 if c < 3 else 255
+                 for y in range(height) for x in range(width) for c in range(4))
+    job = ExploreJob(jobs.LayerPixels(width, height, rgba), None, ExploreSettings("direction"), None)
+    sessions_before = {s.name for s in client.list_sessions()}
+    updates = Updates()
+    previewer = ExplorePreviewer(EngineClient, job, updates, quiet_seconds=0)
+    previewer.request(engine_address, ExploreSettings("direction", strength=2.0), None)
+    updates.wait_for(lambda items: any(png for png, _ in items))
+    assert any(text.startswith("Preparing the preview: Inverting") for _, text in updates.items)
+    assert len({s.name for s in client.list_sessions()} - sessions_before) == 1
+    # A different inversion preset needs another session: the run will make its own.
+    assert previewer.finish((engine_address, ExploreSettings("direction", inversion_preset="faithful"))) is None
+    assert {s.name for s in client.list_sessions()} == sessions_before
+
+
+def test_the_preview_reports_an_engine_that_does_not_answer_and_stays_usable(engine_address, samples):
+    sample = samples[0]
+    updates = Updates()
+    previewer = ExplorePreviewer(lambda address: EngineClient(address, timeout=5), ExploreJob(
+        sample.layer, None, ExploreSettings("direction"), sample.stored), updates, quiet_seconds=0)
+    previewer.request("127.0.0.1:1", ExploreSettings("direction"), None)
+    updates.wait_for(lambda items: items and items[-1][1].startswith("No preview: "))
+    previewer.request(engine_address, ExploreSettings("direction"), None)  # the address corrected
+    updates.wait_for(lambda items: any(png for png, _ in items))
+    assert previewer.finish(None) is None

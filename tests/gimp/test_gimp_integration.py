@@ -422,15 +422,24 @@ def test_repeated_drag_cancel_in_the_drag_window_discards_the_drag_and_adds_no_l
     assert not session.busy
 
 
-def test_interactive_explore_and_new_sample_open_their_dialogs_and_ok_runs_them(
+def test_interactive_explore_previews_the_arguments_live_and_new_sample_opens_its_dialog(
         engine_address, gimp_home, gimp_display, sample_png):
     """Every argument in a procedure's dialog list must have a widget GIMP can build (3.0.4 cannot build
-    one for a path, which is why the drag's path is left out); OK with the defaults runs the job."""
+    one for a path, which is why the drag's path is left out). Explore's dialog previews the edit, and
+    the preview follows a changed argument: one click on Strength's "+" (at its place in GIMP 3.0.4's
+    layout of this dialog) before OK."""
     user = GimpUser(gimp_display, gimp_home, engine_address)
+    pictures = []
 
     def act():
-        for title in ("Latent Drag: Explore", "Latent Drag: New sample"):
-            user.press(user.window(title), "Return")
+        explore = user.window("Latent Drag: Explore")
+        time.sleep(3)  # the preview's inversion of the layer (no stored latent) and first render
+        pictures.append(user.picture(explore, "explore-dialog.png"))
+        xdotool(user.display, "mousemove", "--window", explore, "230", "172", "click", "1")  # Strength +1
+        time.sleep(2)
+        pictures.append(user.picture(explore, "explore-dialog-changed.png"))
+        user.press(explore, "alt+o")  # _OK (Return would press the focused "+" again)
+        user.press(user.window("Latent Drag: New sample"), "Return")
 
     report = run_gimp(gimp_home, "dialogs", sample_png,
                       calls=[{"procedure": EXPLORE, "run_mode": "INTERACTIVE", "may_fail": True,
@@ -441,7 +450,13 @@ def test_interactive_explore_and_new_sample_open_their_dialogs_and_ok_runs_them(
 
     assert [run["status"] for run in report["runs"]] == ["SUCCESS", "SUCCESS"], report["runs"]
     assert [layer["name"] for layer in report["layers"]] == [
-        "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +1.0σ", "source"]
+        "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +2.0σ", "source"]
+    before, after = (np.asarray(Image.open(picture).convert("RGB")).astype(float) for picture in pictures)
+    assert before.shape == after.shape and before.shape[1] > before.shape[0], "the preview sits beside the fields"
+    height, width = before.shape[:2]
+    preview_before, preview_after = (p[: height // 2, int(width * 0.62):] for p in (before, after))
+    assert preview_before.std() > 20, "no preview picture in the dialog"
+    assert np.abs(preview_after - preview_before).mean() > 2, "the preview did not follow the new strength"
 
 
 def test_new_sample_repeated_with_no_image_open_opens_its_new_image_in_a_window(

@@ -7,11 +7,14 @@ to a session, so running the procedure twice with the same arguments gives the s
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import queue
+import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
-from engine.client import DirectionSetting, LatentEditSpec
+from engine.client import DirectionSetting, EngineError, LatentEditSpec
 
 from .jobs import (DragJob, DragSettings, JobResult, LayerPixels, Reporter, checked_pixels, invert_layer,
                    resume_session)
@@ -129,19 +132,41 @@ class ExploreResult:
     inverted: bool
 
 
-def run_explore_job(client, job: ExploreJob, report: Reporter, cancel_event=None) -> ExploreResult:
-    """Resume the layer's latent (or invert the layer), render the edit for every requested t and return
-    the new layers' pixels with their latents. Sessions made only for this run are deleted."""
+@dataclass(frozen=True)
+class OpenSession:
+    """The engine session an explore renders on: the layer's stored one, resumed, or one made for it."""
+    session: object  # engine.client.SessionInfo
+    inverted: bool
+    owned: bool  # made for this explore: delete it when done
+
+
+def open_session(client, job: ExploreJob, report: Reporter, cancel_event=None) -> OpenSession:
+    """Resume the layer's latent, or invert the layer when it has none usable."""
     settings = job.settings
-    if settings.needs_other_layer and job.other is None:
-        raise ExploreArgumentError("other-layer: interpolate needs another layer that carries a latent "
-                                   "(a Latent Drag result or sample)")
     as_drag = DragJob(layer=job.layer, pairs=[], region=job.region, stored=job.stored,
                       settings=DragSettings(inversion_preset=settings.inversion_preset, model=settings.model))
     session = resume_session(client, as_drag, report)
     inverted = session is None
     if inverted:
         session = invert_layer(client, as_drag, report, cancel_event)
+    return OpenSession(session, inverted, owned=job.stored is None or session.name != job.stored.session)
+
+
+def close_session(client, opened: OpenSession) -> None:
+    if opened.owned:
+        client.delete_session(opened.session.name)
+
+
+def run_explore_job(client, job: ExploreJob, report: Reporter, cancel_event=None,
+                    opened: Optional[OpenSession] = None) -> ExploreResult:
+    """Resume the layer's latent (or invert the layer), render the edit for every requested t and return
+    the new layers' pixels with their latents. `opened`: a session already open for this layer (the
+    dialog's preview), used instead of opening one. Sessions made only for this run are deleted."""
+    settings = job.settings
+    if settings.needs_other_layer and job.other is None:
+        raise ExploreArgumentError("other-layer: interpolate needs another layer that carries a latent "
+                                   "(a Latent Drag result or sample)")
+    opened = opened or open_session(client, job, report, cancel_event)
     try:
         other_latent = job.other.exported_latent if job.other is not None else None
         layers = []
@@ -150,11 +175,20 @@ def run_explore_job(client, job: ExploreJob, report: Reporter, cancel_event=None
             report(f"Rendering {OPERATIONS[settings.operation].lower()} ({number}/{len(times)})…",
                    (number - 1) / len(times))
             layers.append((settings.layer_name(job.other_name, t),
-                           _render(client, session, job, settings.edit_spec(other_latent, t))))
+                           _render(client, opened.session, job, settings.edit_spec(other_latent, t))))
     finally:
-        if job.stored is None or session.name != job.stored.session:
-            client.delete_session(session.name)
-    return ExploreResult(layers, inverted)
+        close_session(client, opened)
+    return ExploreResult(layers, opened.inverted)
+
+
+def render_preview(client, opened: OpenSession, settings: ExploreSettings,
+                   other: Optional[StoredLatent]) -> bytes:
+    """PNG of the edit at model resolution (the selection's box for a photo layer), nothing committed:
+    what the dialog shows while the arguments change. Interpolation frames preview at `t`."""
+    spec = settings.edit_spec(other.exported_latent if other is not None else None, settings.t)
+    outcome = client.render_latent_edit(opened.session.name, spec, revision=opened.session.revision,
+                                        result_format="png")
+    return outcome.image.data
 
 
 def _render(client, session, job: ExploreJob, spec: LatentEditSpec) -> JobResult:
@@ -166,3 +200,103 @@ def _render(client, session, job: ExploreJob, spec: LatentEditSpec) -> JobResult
     stored = StoredLatent(exported_latent=outcome.latent, pixels_sha256=pixels_digest(pixels.rgba),
                           model=session.model, kind=session.kind)
     return JobResult(layer=pixels, stored=stored, summary="")
+
+
+class ExplorePreviewer:
+    """The Explore dialog's live preview, off the GIMP thread: `request` the current arguments as often
+    as they change (never blocks); one worker renders the newest once they have rested `quiet_seconds`
+    (a spin button held down is one render, not twenty) and hands each picture or message to
+    `on_update(png or None, text)`, from the worker thread.
+
+    The layer's session is opened on the first request (resumed, or the layer inverted, with progress
+    text) and again only when the engine, model or inversion preset changes. `finish(accepted)` stops
+    the worker (cancelling an inversion in flight) and returns the open session for the run to reuse
+    when accepted; otherwise a session made for the preview is deleted.
+    """
+
+    def __init__(self, connect: Callable[[str], object], job: ExploreJob,
+                 on_update: Callable[[Optional[bytes], str], None], quiet_seconds: float = 0.15):
+        self._connect, self._job, self._on_update = connect, job, on_update
+        self._quiet = quiet_seconds
+        self._requests = queue.SimpleQueue()  # (address, settings, other), or _STOP
+        self._cancel = threading.Event()
+        self._client = None
+        self._key = None  # (address, model, inversion preset) of the open session
+        self._opened: Optional[OpenSession] = None
+        self.renders = 0  # pictures rendered so far (a held spin button must not render each value)
+        self._worker = threading.Thread(target=self._run, name="latentdrag-explore-preview", daemon=True)
+        self._worker.start()
+
+    def request(self, address: str, settings: ExploreSettings, other: Optional[StoredLatent]) -> None:
+        self._requests.put((address, settings, other))
+
+    def finish(self, run: Optional[tuple[str, ExploreSettings]]) -> Optional[OpenSession]:
+        """Stop previewing. `run`: the (address, settings) the user accepted, None when cancelled. The
+        open session comes back when it suits that run (same engine, model and inversion preset);
+        otherwise a session made for the preview is deleted."""
+        self._requests.put(_STOP)
+        self._cancel.set()
+        self._worker.join()
+        opened, self._opened = self._opened, None
+        try:
+            if opened is not None and run is not None and self._key == _session_key(*run):
+                return opened
+            if opened is not None:
+                close_session(self._client, opened)
+        finally:
+            if self._client is not None:
+                self._client.close()
+        return None
+
+    def _next(self):
+        """The newest request once none newer has come for `quiet_seconds`; None when stopped."""
+        taken = self._requests.get()
+        while taken is not _STOP:
+            try:
+                taken = self._requests.get(timeout=self._quiet)
+            except queue.Empty:
+                return taken
+        return None
+
+    def _run(self) -> None:
+        while (taken := self._next()) is not None:
+            address, settings, other = taken
+            try:
+                self._open(address, settings)
+                png = render_preview(self._client, self._opened, settings, other)
+                self.renders += 1
+                self._on_update(png, "")
+            except ExploreArgumentError as exc:
+                self._on_update(None, str(exc))
+            except EngineError as exc:
+                if not self._cancel.is_set():
+                    self._on_update(None, f"No preview: {exc.message}")
+            except Exception as exc:  # keep the dialog usable whatever the preview hits
+                self._on_update(None, f"No preview: {type(exc).__name__}: {exc}")
+
+    def _open(self, address: str, settings: ExploreSettings) -> None:
+        key = _session_key(address, settings)
+        if key == self._key and self._opened is not None:
+            return
+        if self._opened is not None:
+            close_session(self._client, self._opened)
+            self._opened = None
+        if self._client is None or self._key is None or self._key[0] != address:
+            if self._client is not None:
+                self._client.close()
+            self._client = self._connect(address)
+        self._key = key
+        job = dataclasses.replace(self._job, settings=settings)
+        self._opened = open_session(self._client, job, self._progress, self._cancel)
+
+    def _progress(self, text: str, fraction: Optional[float], finishable: bool = False,
+                  preview: Optional[bytes] = None) -> None:
+        self._on_update(None, f"Preparing the preview: {text}")
+
+
+_STOP = object()
+
+
+def _session_key(address: str, settings: ExploreSettings) -> tuple:
+    """What the session depends on: a change of any of these needs another session."""
+    return address, settings.model, settings.inversion_preset
