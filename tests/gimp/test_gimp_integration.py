@@ -426,8 +426,7 @@ def test_interactive_explore_previews_the_arguments_live_and_new_sample_opens_it
         engine_address, gimp_home, gimp_display, sample_png):
     """Every argument in a procedure's dialog list must have a widget GIMP can build (3.0.4 cannot build
     one for a path, which is why the drag's path is left out). Explore's dialog previews the edit, and
-    the preview follows a changed argument: one click on Strength's "+" (at its place in GIMP 3.0.4's
-    layout of this dialog) before OK."""
+    the preview follows a changed argument: Strength typed in before OK."""
     user = GimpUser(gimp_display, gimp_home, engine_address)
     pictures = []
 
@@ -435,10 +434,15 @@ def test_interactive_explore_previews_the_arguments_live_and_new_sample_opens_it
         explore = user.window("Latent Drag: Explore")
         time.sleep(3)  # the preview's inversion of the layer (no stored latent) and first render
         pictures.append(user.picture(explore, "explore-dialog.png"))
-        xdotool(user.display, "mousemove", "--window", explore, "230", "172", "click", "1")  # Strength +1
+        # Nothing has the focus at first; Tab goes down the fields in EXPLORE_DIALOG_FIELDS' order.
+        xdotool(user.display, "windowfocus", "--sync", explore)
+        xdotool(user.display, "key", "--clearmodifiers", *["Tab"] * 5)  # Engine address … Strength
+        xdotool(user.display, "key", "--clearmodifiers", "ctrl+a")
+        xdotool(user.display, "type", "2.5")
+        xdotool(user.display, "key", "--clearmodifiers", "Tab")
         time.sleep(2)
         pictures.append(user.picture(explore, "explore-dialog-changed.png"))
-        user.press(explore, "alt+o")  # _OK (Return would press the focused "+" again)
+        user.press(explore, "alt+o")  # _OK
         user.press(user.window("Latent Drag: New sample"), "Return")
 
     report = run_gimp(gimp_home, "dialogs", sample_png,
@@ -450,7 +454,7 @@ def test_interactive_explore_previews_the_arguments_live_and_new_sample_opens_it
 
     assert [run["status"] for run in report["runs"]] == ["SUCCESS", "SUCCESS"], report["runs"]
     assert [layer["name"] for layer in report["layers"]] == [
-        "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +2.0σ", "source"]
+        "Latent Drag sample · seed 5, psi 0.7", "Latent Explore · direction 1 +2.5σ", "source"]
     before, after = (np.asarray(Image.open(picture).convert("RGB")).astype(float) for picture in pictures)
     assert before.shape == after.shape and before.shape[1] > before.shape[0], "the preview sits beside the fields"
     height, width = before.shape[:2]
