@@ -518,12 +518,13 @@ def show_explore_dialog(procedure, config, client_module, job):
             return
         previewer.request(text_argument(config, "engine-address") or DEFAULT_ADDRESS, settings, other)
 
-    config.connect("notify", arguments_changed)
+    listening = config.connect("notify", arguments_changed)
     arguments_changed()
     accepted = False
     try:
         accepted = dialog.run()
     finally:
+        config.disconnect(listening)  # the config outlives the dialog (GIMP saves it after the run)
         open_widgets[0] = False
         run = None
         if accepted:
