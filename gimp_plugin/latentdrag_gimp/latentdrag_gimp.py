@@ -474,10 +474,16 @@ def show_explore_dialog(procedure, config, client_module, job):
     """The Explore dialog with a live preview of the arguments as they change (`ExplorePreviewer`, a
     worker thread; its pictures come back to this thread through GLib's main loop). Returns
     (accepted, the preview's open session for the run to reuse or None)."""
-    from latentdrag_gimp_lib.explore import ExploreArgumentError, ExplorePreviewer
+    from latentdrag_gimp_lib.explore import OPERATION_ARGUMENTS, ExploreArgumentError, ExplorePreviewer
     GimpUi.init("latentdrag_gimp")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Latent Drag: Explore")
     fields = dialog.fill_box("latentdrag-explore-fields", EXPLORE_DIALOG_FIELDS)
+    for argument in {name for names in OPERATION_ARGUMENTS.values() for name in names}:
+        operations = Gimp.ValueArray.new(0)
+        for operation, arguments in OPERATION_ARGUMENTS.items():
+            if argument in arguments:
+                operations.append(GObject.Value(GObject.TYPE_STRING, operation))
+        dialog.set_sensitive_if_in(argument, config, "operation", operations, True)  # greyed for the others
     dialog.fill(["latentdrag-explore-fields"])
     # The preview beside the fields, not under them: the dialog stays as tall as without it.
     picture = Gtk.Image()

@@ -3,6 +3,7 @@ the conversation with a real engine (a sample's latent is reused, a photo is inv
 dialog's live preview."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 
@@ -12,8 +13,8 @@ from PIL import Image
 
 from engine.client import DirectionSetting, EngineClient, LatentEditSpec
 from latentdrag_gimp_lib import jobs
-from latentdrag_gimp_lib.explore import (ExploreArgumentError, ExploreJob, ExplorePreviewer, ExploreSettings,
-                                         run_explore_job)
+from latentdrag_gimp_lib.explore import (OPERATION_ARGUMENTS, ExploreArgumentError, ExploreJob, ExplorePreviewer,
+                                         ExploreSettings, run_explore_job)
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +195,29 @@ def test_the_preview_reports_an_engine_that_does_not_answer_and_stays_usable(eng
     previewer.request(engine_address, ExploreSettings("direction"), None)  # the address corrected
     updates.wait_for(lambda items: any(png for png, _ in items))
     assert previewer.finish(None) is None
+
+
+ARGUMENT_CHANGES = {"direction": {"direction": 3}, "strength": {"strength": -2.0}, "rows": {"rows": "coarse"},
+                    "mix-seed": {"mix_seed": 9}, "truncation-psi": {"truncation_psi": 0.3}, "t": {"t": 0.9},
+                    "frames": {"frames": 4}}
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATION_ARGUMENTS))
+def test_each_operation_reads_exactly_the_arguments_the_dialog_leaves_enabled(operation):
+    """The dialog greys out the arguments OPERATION_ARGUMENTS does not list for the chosen operation:
+    changing one of those must change neither the edits nor the layer name, changing a listed one must
+    change one of them (mix seed: the name, where no other layer is given). Other layer: see below."""
+    base = ExploreSettings(operation)
+
+    def outcome(settings, other=b"other latent"):
+        return [settings.edit_spec(other, t) for t in settings.frame_times()], settings.layer_name("", settings.t)
+
+    for argument, change in ARGUMENT_CHANGES.items():
+        if argument == "frames" and operation != "interpolate":
+            continue  # refused outright for the other operations (test_bad_arguments_…)
+        same = outcome(dataclasses.replace(base, **change)) == outcome(base)
+        assert same != (argument in OPERATION_ARGUMENTS[operation]), (operation, argument)
+    if "other-layer" in OPERATION_ARGUMENTS[operation]:
+        assert outcome(base, b"another latent") != outcome(base)
+    else:
+        assert outcome(base, b"another latent") == outcome(base)

@@ -25,6 +25,9 @@ OPERATIONS = {"direction": "Direction", "style-mix": "Style mix", "truncation": 
               "interpolate": "Interpolate"}
 ROWS = {"all": "All rows", "coarse": "Coarse (pose, shape)", "middle": "Middle (features)",
         "fine": "Fine (colour, texture)"}
+# The procedure's arguments each operation reads (the others are greyed out in the dialog).
+OPERATION_ARGUMENTS = {"direction": ("direction", "strength", "rows"), "style-mix": ("rows", "mix-seed", "other-layer"),
+                       "truncation": ("truncation-psi",), "interpolate": ("other-layer", "t", "frames")}
 MAX_DIRECTION = 64
 STRENGTH_LIMIT = 10.0  # σ; beyond ±3σ images already leave what the model saw in training
 PSI_LIMITS = (0.0, 1.5)
