@@ -8,7 +8,7 @@ import threading
 import pytest
 from PIL import Image
 
-from engine.client import EngineClient, SessionInfo
+from engine.client import EngineClient, EngineError, SessionInfo
 from latentdrag_gimp_lib import jobs
 from latentdrag_gimp_lib.points import DragPair
 from latentdrag_gimp_lib.selection import layer_region
@@ -156,3 +156,18 @@ def test_seed_sessions_fit_only_a_layer_that_is_exactly_the_model_image():
     square = jobs.LayerPixels(64, 64, bytes(64 * 64 * 4))
     assert jobs.session_fits(session(kind="seed", box=None), jobs.DragJob(square, PAIRS, None, SETTINGS, None))
     assert not jobs.session_fits(session(kind="seed", box=None), jobs.DragJob(photo(), PAIRS, None, SETTINGS, None))
+
+
+def test_cancel_during_the_inversion_stops_it_and_leaves_no_session(client):
+    cancel = threading.Event()
+
+    def report(text, fraction, finishable=False, preview=None):
+        if text.startswith("Inverting ("):  # a step of the inversion has run: the window's Cancel
+            cancel.set()
+
+    sessions_before = {s.name for s in client.list_sessions()}
+    with pytest.raises(EngineError) as stopped:
+        jobs.run_drag_job(client, jobs.DragJob(photo(), PAIRS, None, jobs.DragSettings(max_steps=2000), None),
+                          report, cancel)
+    assert stopped.value.code == "CANCELLED"
+    assert {s.name for s in client.list_sessions()} == sessions_before
