@@ -212,9 +212,9 @@ class ExplorePreviewer:
     `on_update(png or None, text)`, from the worker thread.
 
     The layer's session is opened on the first request (resumed, or the layer inverted, with progress
-    text) and again only when the engine, model or inversion preset changes. `finish(accepted)` stops
-    the worker (cancelling an inversion in flight) and returns the open session for the run to reuse
-    when accepted; otherwise a session made for the preview is deleted.
+    text) and again only when the engine, model or inversion preset changes. `finish(run)` stops the
+    worker (cancelling an inversion in flight) and returns the open session for the run to reuse when
+    it suits the accepted arguments; otherwise a session made for the preview is deleted.
     """
 
     def __init__(self, connect: Callable[[str], object], job: ExploreJob,
@@ -244,12 +244,20 @@ class ExplorePreviewer:
         try:
             if opened is not None and run is not None and self._key == _session_key(*run):
                 return opened
-            if opened is not None:
-                close_session(self._client, opened)
+            self._close_quietly(opened)
         finally:
             if self._client is not None:
                 self._client.close()
         return None
+
+    def _close_quietly(self, opened: Optional[OpenSession]) -> None:
+        """Delete a session the preview made; one on an engine that no longer answers expires there
+        (the engine's session TTL) instead of failing the dialog."""
+        try:
+            if opened is not None:
+                close_session(self._client, opened)
+        except EngineError:
+            pass
 
     def _next(self):
         """The newest request once none newer has come for `quiet_seconds`; None when stopped."""
@@ -281,9 +289,8 @@ class ExplorePreviewer:
         key = _session_key(address, settings)
         if key == self._key and self._opened is not None:
             return
-        if self._opened is not None:
-            close_session(self._client, self._opened)
-            self._opened = None
+        self._close_quietly(self._opened)
+        self._opened = None
         if self._client is None or self._key is None or self._key[0] != address:
             if self._client is not None:
                 self._client.close()
