@@ -15,7 +15,6 @@ from .points import DragPair
 from .selection import LayerRegion
 
 
-
 class Reporter(Protocol):
     """Progress to show: a line of text, the bar's fraction (None: unknown, pulse), whether the drag
     itself runs now (the only time Finish has a drag to keep) and, now and then during a drag, a
