@@ -54,19 +54,25 @@ def test_cancel_stops_the_worker_and_keeps_the_revision(client, engine):
     assert rendered.data == made.image.data
 
 
-def test_finish_drag_commits_the_drag_where_it_is(client, engine):
-    made = client.create_session_from_seed(3)
+def finish_after_three_steps(client, session: str, method: str):
+    """A far drag finished (FinishDrag, through `finish_event`) once it has reported three steps."""
     progress, outcome = [], []
-    assert client.finish_drag(made.session.name) is False  # nothing running: nothing to do
     finish = threading.Event()
-    thread = threading.Thread(target=lambda: outcome.append(
-        client.drag(made.session.name, **FAR_DRAG, on_progress=progress.append, finish_event=finish)))
+    thread = threading.Thread(target=lambda: outcome.append(client.drag(
+        session, **FAR_DRAG, method=method, on_progress=progress.append, finish_event=finish)))
     thread.start()
     wait_for(lambda: len(progress) >= 3)
     finish.set()
     thread.join(30)
     (result,) = outcome
     assert result.finished_early and not result.converged and 3 <= result.steps < FAR_DRAG["max_steps"]
+    return result
+
+
+def test_finish_drag_commits_the_drag_where_it_is(client, engine):
+    made = client.create_session_from_seed(3)
+    assert client.finish_drag(made.session.name) is False  # nothing running: nothing to do
+    result = finish_after_three_steps(client, made.session.name, "draggan")
     session = client.get_session(made.session.name)
     assert session.revision == 2 and not session.busy  # committed as a new revision, like a finished drag
     assert session.revisions[-1].description == f"drag 1 point (draggan, {result.steps} steps, finished early)"
@@ -83,16 +89,7 @@ def test_finish_drag_commits_the_drag_where_it_is(client, engine):
 
 def test_finish_drag_keeps_a_freedrag_where_it_is_too(client, engine):
     made = client.create_session_from_seed(5)
-    progress, outcome = [], []
-    finish = threading.Event()
-    thread = threading.Thread(target=lambda: outcome.append(client.drag(
-        made.session.name, **FAR_DRAG, method="freedrag", on_progress=progress.append, finish_event=finish)))
-    thread.start()
-    wait_for(lambda: len(progress) >= 3)
-    finish.set()
-    thread.join(30)
-    (result,) = outcome
-    assert result.finished_early and not result.converged and 3 <= result.steps < FAR_DRAG["max_steps"]
+    result = finish_after_three_steps(client, made.session.name, "freedrag")
     session = client.get_session(made.session.name)
     assert session.revision == 2 and not session.busy
     assert session.revisions[-1].description == f"drag 1 point (freedrag, {result.steps} steps, finished early)"
