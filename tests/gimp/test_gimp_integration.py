@@ -279,10 +279,10 @@ def gimp_display():
     """An Xvfb inside the chroot. Its display number must be free on the whole machine: X servers also
     listen on abstract sockets, which the chroot shares with the host and with other chroots, and a
     client connects there first."""
+    listening = set(Path("/proc/net/unix").read_text().split())
     for number in range(91, 140):
-        abstract_socket = f"@/tmp/.X11-unix/X{number}"
         if (any(Path(root, f"tmp/.X{number}-lock").exists() for root in ("/", CHROOT))
-                or abstract_socket in Path("/proc/net/unix").read_text().split()):
+                or f"@/tmp/.X11-unix/X{number}" in listening):
             continue
         server = subprocess.Popen(in_chroot("Xvfb", f":{number}", "-ac", "-nolisten", "tcp", "-screen", "0",
                                             "1024x768x24"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -316,6 +316,7 @@ class GimpUser:
         self.deadline = time.monotonic() + WINDOW_TIMEOUT_S
         with EngineClient(address) as client:
             self.known_sessions = {s.name for s in client.list_sessions()}
+        shutil.copy(Path(__file__).with_name("screenshot.py"), self.host / "screenshot.py")
 
     def window(self, title: str, other_than: str = "") -> str:
         while True:
@@ -331,7 +332,6 @@ class GimpUser:
 
     def picture(self, window: str, name: str) -> Path:
         """The window as shown, saved in the GIMP test folder (what docs/gimp-*.png are copied from)."""
-        shutil.copy(Path(__file__).with_name("screenshot.py"), self.host / "screenshot.py")
         subprocess.run(in_chroot("python3", str(self.inside / "screenshot.py"), window, str(self.inside / name),
                                  display=self.display), check=True, capture_output=True)
         return self.host / name

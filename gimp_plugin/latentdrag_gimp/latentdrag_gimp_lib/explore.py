@@ -291,7 +291,7 @@ class ExplorePreviewer:
             return
         self._close_quietly(self._opened)
         self._opened = None
-        if self._client is None or self._key is None or self._key[0] != address:
+        if self._client is None or self._key[0] != address:  # a client always comes with its key
             if self._client is not None:
                 self._client.close()
             self._client = self._connect(address)
